@@ -1,0 +1,137 @@
+"""The run configuration: one flat dataclass, validated, round-tripped through YAML."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+#: The recommended recipe: what ``modeguard train`` uses unless ``--strategy`` says otherwise.
+#: Chosen from the mixture benchmark (README, "Why this recipe").
+DEFAULT_RECIPE: list[str] = ["r1:gamma=0.1", "ema:beta=0.999"]
+
+#: Step counts the default recipe needs per data set (others: ``GENERIC_STEPS``).
+DEFAULT_STEPS: dict[str, int] = {"ring8": 10000, "grid25": 20000}
+GENERIC_STEPS = 10000
+
+
+@dataclass
+class TrainConfig:
+    data: str = "ring8"
+    model: str = "mlp"
+    model_options: dict = field(default_factory=dict)
+    loss: str = "ns"
+    strategies: Any = field(default_factory=lambda: list(DEFAULT_RECIPE))
+    steps: int | None = None
+    batch_size: int = 256
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    threads: int = 1
+    log_every: int = 100
+    sample_every: int | None = None
+    ckpt_every: int | None = None
+    keep_checkpoints: int = 3
+    eval_samples: int = 2500
+    progress: bool = True
+    #: collapse monitor: how often it measures (0 = off), and what to do on a confirmed collapse
+    monitor_every: int = 0
+    on_collapse: str = "warn"
+    heal_ladder: Any = None
+    max_heals: int = 4
+    tensorboard: bool = False
+
+    # ---- derived values ----
+    def resolved_steps(self) -> int:
+        if self.steps is not None:
+            return int(self.steps)
+        return DEFAULT_STEPS.get(self.data, GENERIC_STEPS)
+
+    def resolve(self) -> "TrainConfig":
+        """A copy with every ``None`` default filled in, as written to ``config.yaml``."""
+        c = dataclasses.replace(self)
+        c.steps = self.resolved_steps()
+        if c.sample_every is None:
+            c.sample_every = max(1, c.steps // 5)
+        if c.ckpt_every is None:
+            c.ckpt_every = max(1, c.steps // 10)
+        c.validate()
+        return c
+
+    def validate(self) -> None:
+        positive_int = ("batch_size", "n_critic", "threads", "log_every", "keep_checkpoints", "eval_samples",
+                        "max_heals")
+        for name in positive_int:
+            _check_int(name, getattr(self, name), low=1 if name != "max_heals" else 0)
+        for name in ("steps", "sample_every", "ckpt_every"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), low=1)
+        _check_int("monitor_every", self.monitor_every, low=0)
+        _check_int("seed", self.seed, low=0)
+        for name in ("lr_g", "lr_d"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"{name} must be a positive number, got {v!r}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.on_collapse not in ("warn", "stop", "heal"):
+            raise ConfigError(f"on_collapse must be warn, stop or heal, got {self.on_collapse!r}")
+        if not isinstance(self.model_options, dict):
+            raise ConfigError("model_options must be a mapping")
+
+    # ---- YAML ----
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["strategies"] = _strategies_as_data(self.strategies)
+        return d
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("a config must be a mapping of option: value")
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown config key '{sorted(unknown)[0]}'")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        return cls.from_dict(d)
+
+
+def _check_int(name: str, v, low: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {v!r}")
+
+
+def _strategies_as_data(value):
+    from .strategies import parse_strategies
+
+    if isinstance(value, str) and value.strip().lower() in ("", "none"):
+        return []
+    return [s.spec_string() for s in parse_strategies(value)]

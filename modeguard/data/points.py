@@ -1,0 +1,92 @@
+"""Custom point sets from .npy / .csv / .npz files, any dimension.
+
+An ``.npz`` may carry the true mixture alongside the points (``points``, ``centers``,
+``std`` and optionally ``weights``) so that mode metrics can be computed for it.
+Points are standardised per dimension for training and mapped back for sampling.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from .base import Dataset, MixtureModes
+
+
+class PointSet(Dataset):
+    def __init__(self, points: np.ndarray, name: str, modes: MixtureModes | None = None):
+        self.name = name
+        self.shape = (points.shape[1],)
+        self.modes = modes
+        self.mean = points.mean(axis=0)
+        self.scale = points.std(axis=0)
+        self.scale[self.scale == 0] = 1.0
+        self._points = torch.as_tensor((points - self.mean) / self.scale, dtype=torch.float32)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(self._points), (n,), generator=generator)
+        return self._points[idx]
+
+    def to_data_space(self, x: torch.Tensor) -> np.ndarray:
+        return x.detach().cpu().numpy().astype(np.float64) * self.scale + self.mean
+
+    def reference(self, n: int, seed: int = 12345) -> np.ndarray:
+        pts = self.to_data_space(self._points)
+        if n >= len(pts):
+            return pts
+        return pts[np.random.default_rng(seed).choice(len(pts), n, replace=False)]
+
+
+def _read(path: Path):
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "points" not in z:
+                    raise DataError(f"{path}: an .npz needs an array named 'points'")
+                extra = {k: z[k] for k in ("centers", "std", "weights") if k in z}
+                return z["points"], extra
+        if suffix in (".csv", ".txt"):
+            return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2), None
+    except DataError:
+        raise
+    except Exception as e:  # numpy raises many types for corrupt files
+        raise DataError(f"cannot read {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
+    raise DataError(f"{path}: unsupported file type '{suffix}' (use .npy, .npz or .csv)")
+
+
+def load_points(path: str | Path) -> PointSet:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    points, extra = _read(path)
+    try:
+        points = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: points must be numeric") from None
+    if points.ndim != 2:
+        raise DataError(f"{path}: points must be a 2-D array (n, d), got shape {points.shape}")
+    if len(points) < 2 or points.shape[1] < 1:
+        raise DataError(f"{path}: need at least 2 points with at least 1 dimension, got shape {points.shape}")
+    if not np.isfinite(points).all():
+        raise DataError(f"{path}: points contain NaN or inf")
+    modes = None
+    if extra and "centers" in extra:
+        centers = np.asarray(extra["centers"], dtype=np.float64)
+        if centers.ndim != 2 or centers.shape[1] != points.shape[1]:
+            raise DataError(f"{path}: centers must have shape (K, {points.shape[1]})")
+        if "std" not in extra:
+            raise DataError(f"{path}: 'centers' given without 'std'")
+        w = extra.get("weights", np.ones(len(centers)))
+        w = np.asarray(w, dtype=np.float64)
+        if w.shape != (len(centers),) or np.any(w < 0) or w.sum() <= 0:
+            raise DataError(f"{path}: weights must be {len(centers)} non-negative numbers")
+        std = float(np.asarray(extra["std"]).reshape(-1)[0])
+        if not std > 0:
+            raise DataError(f"{path}: std must be positive")
+        modes = MixtureModes(centers=centers, std=std, weights=w / w.sum())
+    return PointSet(points, name=str(path), modes=modes)

@@ -1,0 +1,6 @@
+"""Metrics as pure functions: arrays in, dict out."""
+from .evaluate import KIND_EVALUATORS, evaluate_samples
+from .mixture import assign_modes, mode_coverage
+from .prdc import prdc
+
+__all__ = ["KIND_EVALUATORS", "assign_modes", "evaluate_samples", "mode_coverage", "prdc"]

@@ -1,0 +1,68 @@
+"""The training context: everything a strategy may read or replace."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable
+
+import torch
+
+from ..config import TrainConfig
+from ..data import Dataset
+from ..losses import Loss
+from ..models import ModelSpec
+
+
+class TrainContext:
+    """Shared state of a run. Strategies read and replace attributes here; the trainer
+    never names a strategy."""
+
+    def __init__(self, config: TrainConfig, data: Dataset, loss: Loss, device: torch.device,
+                 spec: ModelSpec, strategies: list):
+        self.config = config
+        self.data = data
+        self.loss = loss
+        self.device = device
+        self.spec = spec
+        self.strategies = strategies
+        self.total_steps = config.resolved_steps()
+        self.step = 0
+        #: data and latent draws come from this generator, so a run is reproducible and resumable
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.G: torch.nn.Module | None = None
+        self.D: torch.nn.Module | None = None
+        self.opt_g: torch.optim.Optimizer | None = None
+        self.opt_d: torch.optim.Optimizer | None = None
+        self.objective = None
+        #: scalars strategies want logged (name -> float or 0-d tensor), read at log steps
+        self.stats: dict[str, float | torch.Tensor] = {}
+        self.last_d_batch = None
+        self.last_g_batch = None
+        self._d_forward: Callable | None = None
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.spec.z_dim, generator=self.rng).to(self.device, non_blocking=True)
+
+    def sample_real(self, n: int) -> torch.Tensor:
+        return self.data.sample(n, self.rng).to(self.device, non_blocking=True)
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        return self._d_forward(x) if self._d_forward is not None else self.D(x)
+
+    @contextmanager
+    def use_discriminator(self, forward: Callable[[torch.Tensor], torch.Tensor]):
+        """Within the block, ``discriminate`` calls ``forward`` (e.g. an unrolled copy of D)."""
+        previous, self._d_forward = self._d_forward, forward
+        try:
+            yield
+        finally:
+            self._d_forward = previous
+
+    def autocast(self):
+        enabled = bool(self.config.amp) and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    @staticmethod
+    def make_adam(params, lr: float, betas) -> torch.optim.Adam:
+        params = [p for p in params if p.requires_grad]
+        # fused Adam is the fastest single-process update on both CPU and CUDA
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
