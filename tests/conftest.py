@@ -1,0 +1,19 @@
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny_config():
+    """A tiny ring8 config that trains in well under a second."""
+    from modeguard.config import TrainConfig
+
+    def make(**kw):
+        base = dict(data="ring8", strategies="none", steps=6, batch_size=32, log_every=2, sample_every=1000,
+                    ckpt_every=3, progress=False, eval_samples=64,
+                    model_options={"g_hidden": [16, 16], "d_hidden": [16, 16], "z_dim": 4})
+        base.update(kw)
+        return TrainConfig(**base)
+
+    return make
