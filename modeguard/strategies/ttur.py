@@ -1,0 +1,33 @@
+"""Two time-scale update rule (Heusel et al. 2017): D learns faster than G.
+
+With D on the faster time scale, G always faces a nearly best-response D, and the pair
+provably converges to a local Nash equilibrium; in practice a faster D stops G from
+outrunning it onto a single mode.
+"""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ._optim import OptimizerStrategy, optimizer_of, set_base_lr
+from .base import Option, Strategy, parse_strategies, register
+
+
+@register
+class TTUR(Strategy):
+    name = "ttur"
+    summary = "separate learning rates for G and D (two time-scale update rule, Heusel 2017)"
+    remedies = (1,)
+    order = 55  # after the optimizer strategies (50) have built their optimizers
+    options = {
+        "lr_g": Option(float, 1e-4, "G's learning rate", low=1e-12),
+        "lr_d": Option(float, 4e-4, "D's learning rate", low=1e-12),
+    }
+
+    def validate(self, config) -> None:
+        for other in parse_strategies(config.strategies):
+            if isinstance(other, OptimizerStrategy) and other.lr > 0:
+                raise ConfigError(f"strategy '{self.name}': '{other.name}:lr' also sets the learning rate of "
+                                  f"{'+'.join(other.nets).upper()}; set it in ttur's lr_g / lr_d only")
+
+    def configure_optimizers(self, ctx) -> None:
+        set_base_lr(optimizer_of(ctx, "g"), self.lr_g)
+        set_base_lr(optimizer_of(ctx, "d"), self.lr_d)
