@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from modeguard.strategies import registry
-from modeguard.train import Trainer
+from modeguard.train import Callback, Interrupted, Trainer
 
 #: strategies that need options to run at all (e.g. a checkpoint to start from)
 NEEDS_SETUP = {"warm-start"}
@@ -15,6 +15,16 @@ PARTNERS = ["ema", "r1", "instance-noise"]
 
 def _names():
     return sorted(n for n in registry() if n not in NEEDS_SETUP)
+
+
+class _StopAt(Callback):
+    """Asks the trainer to stop (as Ctrl-C does) after ``step``."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, trainer):
+        trainer._interrupt = trainer._interrupt or trainer.ctx.step == self.step
 
 
 def _weights(trainer):
@@ -42,9 +52,11 @@ def test_builds_and_trains(name, tiny_config):
 def test_resume_matches_uninterrupted(name, tiny_config, tmp_path):
     full = Trainer(tiny_config(strategies=name), tmp_path / "full")
     full.fit()
-    part = Trainer(tiny_config(strategies=name, steps=3), tmp_path / "part")
-    part.fit()
-    resumed = Trainer.resume(tmp_path / "part", steps=6)
+    # interrupted at step 3 of the same 6-step run (schedules over the run's length stay the same)
+    part = Trainer(tiny_config(strategies=name), tmp_path / "part", callbacks=[_StopAt(3)])
+    with pytest.raises(Interrupted):
+        part.fit()
+    resumed = Trainer.resume(tmp_path / "part")
     assert resumed.ctx.step == 3
     resumed.fit()
     a, b = _weights(full), _weights(resumed)
