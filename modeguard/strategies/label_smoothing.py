@@ -1,0 +1,33 @@
+"""One-sided label smoothing (Salimans et al. 2016): D's target for real data is 0.9, not 1.
+
+An over-confident D has saturated, near-zero gradients where G's samples are; capping its
+target on real data keeps it from becoming over-confident. Only the real side is smoothed:
+a smoothed fake target would reward G's samples where there is no data.
+
+With the cross-entropy losses, target t on a real logit l costs
+t * softplus(-l) + (1 - t) * softplus(l) = softplus(-l) + (1 - t) * l,
+so the strategy adds (1 - t) * mean(l) to D's loss.
+"""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..losses import get_loss
+from .base import Option, Strategy, register
+
+
+@register
+class LabelSmoothing(Strategy):
+    name = "label-smoothing"
+    summary = "one-sided label smoothing: D's target on real data is 0.9 (Salimans 2016)"
+    remedies = (4,)
+    options = {
+        "real_label": Option(float, 0.9, "D's target probability for real data", low=0.0, high=1.0),
+    }
+
+    def validate(self, config) -> None:
+        if not get_loss(config.loss).probabilistic:
+            raise ConfigError(f"strategy '{self.name}' needs a cross-entropy loss (minimax or ns), "
+                              f"got loss '{config.loss}'")
+
+    def d_loss(self, ctx, batch):
+        return (1.0 - self.real_label) * batch.d_real.float().mean()
