@@ -20,7 +20,5 @@ def d_has_batchnorm(config) -> bool:
     bn = listed(config).get("batchnorm")
     if bn is None:
         return False
-    nets = bn.opts.get("nets", ("g", "d"))
-    if isinstance(nets, str):
-        nets = tuple(nets.replace(",", "+").split("+"))
-    return "d" in nets
+    nets = bn.opts.get("nets", ())
+    return "d" in (tuple(nets.split("+")) if isinstance(nets, str) else nets)
