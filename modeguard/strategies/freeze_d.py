@@ -1,0 +1,40 @@
+"""FreezeD (Mo et al. 2020): keep D's first layers fixed, train only the rest.
+
+With a warm-started D, the first layers hold generic features of the data; fixing them
+stops D from overfitting a small or shifting batch distribution, which is what lets it
+punish G for dropping modes. The frozen parameters have ``requires_grad=False``, so they
+never enter D's optimizer.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Option, Strategy, register
+from .spectral_norm import LAYERS
+
+
+def discriminator_bodies(D: nn.Module) -> list[nn.Module]:
+    """The feature bodies of D (one per discriminator of a MultiDiscriminator)."""
+    bodies = [m.body for m in D.modules() if isinstance(getattr(m, "body", None), nn.Module)]
+    return bodies or [D]
+
+
+@register
+class FreezeD(Strategy):
+    name = "freeze-d"
+    summary = "freeze D's first N Linear/Conv layers (FreezeD, Mo 2020); pair with warm-start"
+    remedies = (9,)
+    order = 70  # after warm start (40) and spectral norm (60), before the optimizers exist
+    options = {
+        "layers": Option(int, 1, "how many of D's first Linear/Conv layers to freeze", low=1),
+    }
+
+    def setup(self, ctx) -> None:
+        for body in discriminator_bodies(ctx.D):
+            layers = [m for m in body.modules() if isinstance(m, LAYERS)]
+            if self.layers > len(layers):
+                raise ConfigError(f"strategy '{self.name}': option 'layers' is {self.layers} but D's body "
+                                  f"has only {len(layers)} Linear/Conv layers")
+            for m in layers[: self.layers]:
+                m.requires_grad_(False)
