@@ -5,7 +5,8 @@ fresh batches; G's loss is then taken against that unrolled D. With ``second_ord
 gradient flows back through the unrolled updates, so G sees how D would react to its move
 and gains nothing by hopping to the mode D currently neglects. D's real weights are not
 changed. ``optimizer=adam`` unrolls Adam from D's current moment estimates (Metz's setup);
-``sgd`` unrolls plain gradient descent.
+``sgd`` unrolls plain gradient descent. The unrolled D minimises the adversarial loss only:
+other strategies' extra D terms (R1, GP) are not unrolled, as some of them count their calls.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class Unrolled(Strategy):
     remedies = (7,)
     options = {
         "steps": Option(int, 5, "unrolled D steps per G step (0 = plain GAN)", low=0, high=100),
-        "lr": Option(float, None, "unrolled step size (default: the run's lr_d)", low=0.0),
+        "lr": Option(float, None, "unrolled step size (default: D's current learning rate, i.e. lr_d "
+                     "after schedules)", low=0.0),
         "optimizer": Option(str, "adam", "unrolled update rule: adam (D's moments) or sgd",
                             choices=("adam", "sgd")),
         "second_order": Option(bool, True, "backpropagate through the unrolled updates "
@@ -68,7 +70,7 @@ class Unrolled(Strategy):
         if not names or self.steps == 0:
             return params
         group = ctx.opt_d.param_groups[0]
-        lr = self.lr if self.lr is not None else ctx.config.lr_d
+        lr = self.lr if self.lr is not None else group.get("lr", ctx.config.lr_d)
         beta1, beta2 = group.get("betas", (ctx.config.beta1, ctx.config.beta2))
         eps = group.get("eps", 1e-8)
         named = dict(ctx.D.named_parameters())
