@@ -73,5 +73,7 @@ def build_models(spec: ModelSpec, shape: tuple) -> tuple[nn.Module, nn.Module]:
     return G, D
 
 
+from . import dcgan  # noqa: E402,F401  (registers the "dcgan" architecture and preset)
+
 __all__ = ["ModelSpec", "MLPGenerator", "HeadedDiscriminator", "MultiGenerator", "MultiDiscriminator",
            "build_models", "spec_for", "register_arch", "PRESETS", "model_names"]
