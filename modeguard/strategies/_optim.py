@@ -66,7 +66,7 @@ def trainable(module: torch.nn.Module) -> list[torch.nn.Parameter]:
 class OptimizerStrategy(Strategy, abc.ABC):
     """Replaces the Adam of the networks in its ``nets`` option with ``make_optimizer``.
 
-    Subclasses declare ``options`` with at least ``nets`` and ``lr`` (0 = the config's
+    Subclasses declare ``options`` with at least ``nets`` and ``lr`` (None = the config's
     lr for that net) and implement ``make_optimizer``.
     """
 
@@ -84,7 +84,7 @@ class OptimizerStrategy(Strategy, abc.ABC):
                                   f"set the optimizer of {'+'.join(shared).upper()}; give each a different 'nets'")
 
     def lr_for(self, config, net: str) -> float:
-        return self.lr if self.lr > 0 else config_lr(config, net)
+        return config_lr(config, net) if self.lr is None else self.lr
 
     def configure_optimizers(self, ctx) -> None:
         for net in self.nets:

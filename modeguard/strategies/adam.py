@@ -18,7 +18,7 @@ class Adam(OptimizerStrategy):
     remedies = (2,)
     options = {
         "nets": nets_option(("g", "d"), "networks trained with this Adam: g, d or g+d"),
-        "lr": Option(float, 0.0, "learning rate; 0 = the config's lr_g / lr_d", low=0.0),
+        "lr": Option(float, None, "learning rate (default: the config's lr_g / lr_d)", low=1e-12),
         "beta1": Option(float, None, "first-moment decay (default: the config's beta1)", low=0.0, high=0.999),
         "beta2": Option(float, None, "second-moment decay (default: the config's beta2)", low=0.0, high=0.9999),
     }

@@ -6,13 +6,14 @@ a smoothed fake target would reward G's samples where there is no data.
 
 With the cross-entropy losses, target t on a real logit l costs
 t * softplus(-l) + (1 - t) * softplus(l) = softplus(-l) + (1 - t) * l,
-so the strategy adds (1 - t) * mean(l) to D's loss.
+so the strategy adds (1 - t) * mean(l) to D's loss (summed over the columns of a
+multi-d D, whose loss is the sum of its discriminators' losses).
 """
 from __future__ import annotations
 
 from ..errors import ConfigError
 from ..losses import get_loss
-from .base import Option, Strategy, register
+from .base import Option, Strategy, parse_strategies, register
 
 
 @register
@@ -28,6 +29,10 @@ class LabelSmoothing(Strategy):
         if not get_loss(config.loss).probabilistic:
             raise ConfigError(f"strategy '{self.name}' needs a cross-entropy loss (minimax or ns), "
                               f"got loss '{config.loss}'")
+        if any(s.name == "multi-g" for s in parse_strategies(config.strategies)):
+            raise ConfigError(f"strategy '{self.name}' does not apply to multi-g, whose D is a (K+1)-way "
+                              f"classifier rather than one real/fake logit")
 
     def d_loss(self, ctx, batch):
-        return (1.0 - self.real_label) * batch.d_real.float().mean()
+        d_real = batch.d_real.float()
+        return (1.0 - self.real_label) * d_real.reshape(len(d_real), -1).mean(0).sum()

@@ -18,7 +18,7 @@ class RMSprop(OptimizerStrategy):
     remedies = (2,)
     options = {
         "nets": nets_option(("g", "d"), "networks trained with RMSprop: g, d or g+d"),
-        "lr": Option(float, 0.0, "learning rate; 0 = the config's lr_g / lr_d", low=0.0),
+        "lr": Option(float, None, "learning rate (default: the config's lr_g / lr_d)", low=1e-12),
         "alpha": Option(float, 0.99, "decay of the squared-gradient average", low=0.0, high=0.9999),
     }
 

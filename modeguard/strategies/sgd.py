@@ -19,7 +19,7 @@ class SGD(OptimizerStrategy):
     remedies = (2,)
     options = {
         "nets": nets_option(("d",), "networks trained with SGD: g, d or g+d"),
-        "lr": Option(float, 0.0, "learning rate; 0 = the config's lr_g / lr_d", low=0.0),
+        "lr": Option(float, None, "learning rate (default: the config's lr_g / lr_d)", low=1e-12),
         "momentum": Option(float, 0.9, "momentum coefficient", low=0.0, high=0.999),
         "nesterov": Option(bool, False, "Nesterov momentum (needs momentum > 0)"),
     }

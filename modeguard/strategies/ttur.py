@@ -24,7 +24,7 @@ class TTUR(Strategy):
 
     def validate(self, config) -> None:
         for other in parse_strategies(config.strategies):
-            if isinstance(other, OptimizerStrategy) and other.lr > 0:
+            if isinstance(other, OptimizerStrategy) and other.lr is not None:
                 raise ConfigError(f"strategy '{self.name}': '{other.name}:lr' also sets the learning rate of "
                                   f"{'+'.join(other.nets).upper()}; set it in ttur's lr_g / lr_d only")
 

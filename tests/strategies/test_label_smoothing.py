@@ -27,7 +27,19 @@ def test_d_loss_is_bce_with_smoothed_real_target(tiny_config, loss, label):
     ("label-smoothing", "hinge", "hinge"),
     ("label-smoothing:real_label=1.2", "ns", "real_label"),
     ("label-smoothing:fake_label=0.1", "ns", "fake_label"),
+    ("label-smoothing,multi-g", "ns", "multi-g"),
 ])
 def test_bad_options(tiny_config, spec, loss, word):
     with pytest.raises(ConfigError, match=f"label-smoothing.*{word}"):
         Trainer(tiny_config(strategies=spec, loss=loss))
+
+
+def test_each_of_several_discriminators_gets_the_smoothed_target(tiny_config):
+    trainer = Trainer(tiny_config(strategies="label-smoothing,multi-d:k=2"))
+    ctx, smoothing = trainer.ctx, trainer.ctx.strategies[0]
+    trainer.d_step()
+    batch = ctx.last_d_batch
+    assert batch.d_real.shape[1] == 2
+    real_only = sum(F.binary_cross_entropy_with_logits(batch.d_real[:, k], torch.full((len(batch.d_real),), 0.9))
+                    - F.softplus(-batch.d_real[:, k]).mean() for k in range(2))
+    assert float(smoothing.d_loss(ctx, batch).detach()) == pytest.approx(float(real_only.detach()), abs=1e-6)

@@ -36,6 +36,7 @@ def test_momentum_buffer_survives_a_resume(tiny_config, tmp_path):
     ("sgd:nesterov=maybe", "nesterov"),
     ("sgd:nets=q", "nets"),
     ("sgd:lr=-0.1", "lr"),
+    ("sgd:lr=0", "lr"),
     ("sgd:beta=0.9", "beta"),
     ("sgd:nets=d,rmsprop:nets=g+d", "rmsprop"),   # two optimizers for D
     ("adam:nets=g,sgd:nets=g", "adam"),
