@@ -159,6 +159,7 @@ class Trainer:
         ctx, c = self.ctx, self.config
         total = steps if steps is not None else ctx.total_steps
         ctx.total_steps = total
+        self._t_last_log = (ctx.step, time.perf_counter())  # a resumed run's rate counts its own steps
         if self.run is not None:
             self._prepare_run_dir()
         previous = signal.getsignal(signal.SIGINT)
