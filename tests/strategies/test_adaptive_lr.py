@@ -32,7 +32,8 @@ def test_a_perfect_d_gets_a_lower_lr(tiny_config):
 
 
 def test_a_losing_d_gets_a_higher_lr_and_g_a_lower_one(tiny_config):
-    trainer = Trainer(tiny_config(strategies="adaptive-lr:interval=3:nets=g+d:factor=1.5:max_scale=4", lr_d=1e-3, lr_g=1e-3))
+    spec = "adaptive-lr:interval=3:nets=g+d:factor=1.5:max_scale=4"
+    trainer = Trainer(tiny_config(strategies=spec, lr_d=1e-3, lr_g=1e-3))
     _force_d(trainer, -100.0)
     trainer.fit()
     assert _lr(trainer.ctx.opt_d) == pytest.approx(1e-3 * 1.5 ** 2)
