@@ -30,9 +30,11 @@ class MinibatchStdDev(nn.Module):
         if n % g:
             g = n
         grouped = x.reshape(n // g, g, -1)
-        std = torch.sqrt(grouped.var(dim=1, unbiased=False) + 1e-8)  # (n/g, F)
+        centred = grouped - grouped.mean(dim=1, keepdim=True)
+        # written out rather than var(): several times faster on CPU, forward and backward
+        std = torch.sqrt(centred.square().mean(dim=1) + 1e-8)  # (n/g, F)
         stat = std.mean(dim=1, keepdim=True)  # (n/g, 1)
-        return torch.cat([x, stat.repeat_interleave(g, dim=0).to(x.dtype)], dim=1)
+        return torch.cat([x, stat.unsqueeze(1).expand(n // g, g, 1).reshape(n, 1)], dim=1)
 
     def extra_repr(self) -> str:
         return f"group={self.group}"
