@@ -17,3 +17,13 @@ def tiny_config():
         return TrainConfig(**base)
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def modeguard_cache(tmp_path_factory):
+    """Mode classifiers that tests train are cached in a per-session folder, never in ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("modeguard-cache")
+    patch.setenv("MODEGUARD_CACHE", str(path))
+    yield path
+    patch.undo()
