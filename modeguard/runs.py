@@ -63,4 +63,14 @@ def save_array(path: str | Path, arr: np.ndarray) -> Path:
     return path
 
 
-__all__ = ["CheckpointError", "default_out", "eval_run", "sample_run", "save_array", "start_run"]
+def save_sample_grid(npy_path: str | Path, arr: np.ndarray) -> Path | None:
+    """For image samples (n, C, H, W) in [0, 1], a PNG grid beside the .npy; None for point data."""
+    if arr.ndim != 4:
+        return None
+    from .report.images import save_grid_png
+
+    return save_grid_png(arr[:100], Path(npy_path).with_suffix(".png"))
+
+
+__all__ = ["CheckpointError", "default_out", "eval_run", "sample_run", "save_array", "save_sample_grid",
+           "start_run"]

@@ -39,3 +39,6 @@ def draw_scatter(ax, real: np.ndarray, fake: np.ndarray, modes=None) -> None:
         ax.scatter(modes.centers[:, 0], modes.centers[:, 1], marker="x", s=30, c="k", label="mode centres")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper right", fontsize=7, markerscale=2)
+
+
+from . import images as _images  # noqa: E402,F401  (registers the "image" sample grid)
