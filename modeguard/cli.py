@@ -86,18 +86,22 @@ def cmd_train(args) -> int:
 
 
 def _print_result(result: dict) -> None:
-    keys = ["modes", "modes_strict", "hq_pct", "rev_kl", "kl", "precision", "recall", "density", "coverage", "fd_clf"]
+    keys = ["modes", "modes_strict", "hq_pct", "rev_kl", "kl", "precision", "recall", "density", "coverage", "fd_clf",
+            "classifier_acc"]
     parts = [f"{k}={result[k]:.4g}" if isinstance(result[k], float) else f"{k}={result[k]}"
              for k in keys if k in result]
     print("eval: " + "  ".join(parts))
 
 
 def cmd_sample(args) -> int:
-    from .runs import sample_run, save_array
+    from .runs import sample_run, save_array, save_sample_grid
 
     arr = sample_run(args.run_dir, args.n, args.seed, args.checkpoint)
     path = save_array(args.output, arr)
     print(f"wrote {path} {arr.shape}")
+    grid = save_sample_grid(path, arr)
+    if grid is not None:
+        print(f"wrote {grid} (grid of the first {min(len(arr), 100)})")
     return 0
 
 
