@@ -65,6 +65,8 @@ class TrainConfig:
             c.sample_every = max(1, c.steps // 5)
         if c.ckpt_every is None:
             c.ckpt_every = max(1, c.steps // 10)
+        if c.monitor_every == 0 and c.on_collapse in ("stop", "heal"):  # acting on collapse needs the monitor
+            c.monitor_every = max(1, c.steps // 50)
         c.validate()
         return c
 

@@ -79,6 +79,9 @@ class Trainer:
             s.configure_optimizers(ctx)
         self.run = RunDir(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks)
+        from ..monitor.callback import auto_callbacks  # the monitor / TensorBoard the config asks for
+
+        self.callbacks += auto_callbacks(c, self.callbacks)
         self._interrupt = False
         self._last_losses: tuple[torch.Tensor, torch.Tensor] | None = None
         self._t0 = time.perf_counter()

@@ -1,0 +1,152 @@
+"""Typed events the collapse monitor and the healer raise, and their JSON form.
+
+One event is one line of ``RUN_DIR/events.jsonl``. Every event carries the step it
+happened at and a one-line message; monitor events also carry their :class:`Evidence`
+(which figure, its value, its healthy level, how far from it, since which step), heal
+events carry what was done in ``details``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+COLLAPSE_SUSPECTED = "collapse_suspected"
+COLLAPSE_CONFIRMED = "collapse_confirmed"
+RECOVERED = "recovered"
+DIVERGED = "diverged"
+D_OVERPOWERING = "d_overpowering"
+HEAL = "heal"
+STOPPED = "stopped"
+
+#: every kind an event may have; the first five come from the monitor, the rest from the healer
+EVENT_KINDS = (COLLAPSE_SUSPECTED, COLLAPSE_CONFIRMED, RECOVERED, DIVERGED, D_OVERPOWERING, HEAL, STOPPED)
+
+
+def _num(x):
+    """JSON has no NaN/inf: write them as strings, read them back as floats."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+def _from_num(x):
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    return x
+
+
+@dataclass
+class Evidence:
+    """One figure that is away from its healthy level.
+
+    ``basis`` says where the healthy level comes from: ``"learned"`` (the best level this
+    run held after its warm-up), ``"ideal"`` (what real data scores, e.g. every known
+    mode), or ``"finite"`` / ``"bound"`` (a fixed limit). ``deviation`` is the relative
+    shortfall ``(healthy - value) / healthy`` for figures where higher is better (so 0.5
+    means "half of its healthy level"), ``value - healthy`` for D's accuracy, and ``inf``
+    for a non-finite value.
+    """
+
+    figure: str
+    value: float
+    healthy: float
+    threshold: float
+    deviation: float
+    since: int | None = None
+    basis: str = "learned"
+
+    def describe(self) -> str:
+        def fmt(v):
+            if isinstance(v, float) and v.is_integer() and abs(v) < 1e6:
+                return str(int(v))
+            return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+        if not math.isfinite(self.value):
+            text = f"{self.figure} is {self.value}"
+        elif self.basis == "bound":
+            text = f"{self.figure} {fmt(self.value)} above the healthy limit {fmt(self.threshold)}"
+        else:
+            where = {"learned": "this run's healthy level", "ideal": "what real data scores"}.get(self.basis, "healthy")
+            pct = f", {100 * self.deviation:.0f}% below" if math.isfinite(self.deviation) and self.deviation > 0 else ""
+            text = f"{self.figure} {fmt(self.value)} vs {fmt(self.healthy)} ({where}{pct})"
+        if self.since is not None:
+            text += f" since step {self.since}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {k: _num(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Evidence":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: _from_num(v) for k, v in d.items() if k in known})
+
+
+@dataclass
+class Event:
+    """Something the monitor or healer wants a person to know, at ``step``.
+
+    ``kind`` is one of :data:`EVENT_KINDS`; ``since`` is the step the condition began
+    (for a confirmed collapse: its first bad reading); ``branch`` counts the heals before
+    the event (0 = the run as first started).
+    """
+
+    kind: str
+    step: int
+    message: str
+    evidence: list[Evidence] = field(default_factory=list)
+    since: int | None = None
+    branch: int = 0
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"[{self.kind}] step {self.step}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "step": int(self.step), "message": self.message,
+                "evidence": [e.to_dict() for e in self.evidence], "since": self.since,
+                "branch": self.branch, "details": _json_safe(self.details)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Event":
+        return cls(kind=d["kind"], step=int(d["step"]), message=d.get("message", ""),
+                   evidence=[Evidence.from_dict(e) for e in d.get("evidence", [])],
+                   since=d.get("since"), branch=int(d.get("branch", 0)), details=d.get("details", {}))
+
+
+def _json_safe(x):
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    return _num(x)
+
+
+def append_events(path: Path, events) -> None:
+    """Append events (one JSON object a line) to ``path``."""
+    events = list(events)
+    if not events:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        for e in events:
+            f.write(json.dumps(e.to_dict()) + "\n")
+
+
+def read_events(path: Path) -> list[Event]:
+    """Events from a JSONL file; a line cut short by a crash is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(Event.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -1,0 +1,484 @@
+"""The collapse monitor: cheap health checks of a GAN during training, with typed events.
+
+Use it in any PyTorch loop::
+
+    mon = CollapseMonitor(reference=real_features, centers=centers, std=0.01)
+    for step in ...:
+        ...
+        if step % 200 == 0:
+            for event in mon.update(step, fake_features, loss_d=..., loss_g=...):
+                print(event)
+
+Each :meth:`CollapseMonitor.update` measures the fakes against a fixed held-out real
+reference set:
+
+- ``coverage`` and ``density`` (Naeem et al. 2020) in the given feature space,
+- ``modes``: modes holding at least ``mode_share`` of their expected share of the
+  samples (where the modes are known: mixture centres, or mode labels per sample), plus
+  PacGAN's count ``modes_any`` (>= 1 high-quality sample) and ``hq_pct``,
+- ``diversity``: mean pairwise distance of the fakes / the same of real samples,
+- D's real / fake accuracy, gradient norms and the losses (when given).
+
+How it decides (the healthy levels are learned online):
+
+- The figures that signal collapse are ``modes`` and ``diversity`` where the modes are
+  known, ``coverage`` and ``diversity`` where they are not (with known modes, coverage
+  mostly measures sample *quality*, which is not collapse; it is still reported).
+- Each has a *learned* healthy level: the best level the run has **held for two readings
+  in a row** (one lucky reading does not raise the bar; modes and diversity capped at
+  what real data scores), and an *ideal* level: what real data of the same size scores
+  (every known mode; coverage of one real half against the other; diversity 1).
+- A reading is bad on a figure when, after ``warmup_steps``, the figure **fell** below
+  its learned level by more than its tolerance (a mode lost, coverage down 25%, ...;
+  only from a learned level of at least half the ideal one),
+  or it is **stuck** below its ideal level (a known mode missing; coverage or diversity
+  under half of real data's) while the run has made no progress for ``stall_steps`` (no
+  mode more, no clear rise of coverage, diversity or high-quality share). A run still
+  climbing towards all modes is not stuck; one that never got there and stopped
+  improving is.
+- Persistence: the first bad reading opens an episode (``collapse_suspected``); the
+  episode is confirmed (``collapse_confirmed``) at ``patience`` bad readings, and closed
+  (``recovered``) by ``recover_after`` good readings in a row. One good reading between
+  bad ones does not reset the count.
+- A reading is *healthy* (a checkpoint taken then is safe to roll back to) when it is past
+  the warm-up, no figure is bad or below its ideal level, and no episode is open.
+- ``diverged`` on any non-finite loss, gradient norm or fake feature; ``d_overpowering``
+  when D classifies both reals and fakes right at least ``d_overpower`` of the time for
+  ``patience`` readings in a row.
+
+Cost: one k-NN pass of (n fakes x N reference) per check; use a few hundred to 2,000
+samples (``max_samples`` subsamples larger inputs).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..metrics import mode_coverage, prdc
+from ..metrics.prdc import _dist, _kth_nn_radius
+from .events import (COLLAPSE_CONFIRMED, COLLAPSE_SUSPECTED, D_OVERPOWERING, DIVERGED, RECOVERED, Event,
+                     Evidence)
+
+#: figures that can signal collapse; all are "higher is better"
+COLLAPSE_FIGURES = ("modes", "coverage", "diversity")
+#: figures whose rise counts as progress (a run still improving is not stuck)
+PROGRESS_FIGURES = (*COLLAPSE_FIGURES, "hq_pct")
+
+
+@dataclass
+class Reading:
+    """What one check measured. ``figures`` maps a name to a float; ``bad`` holds the
+    evidence for each figure that is away from its healthy level."""
+
+    step: int
+    figures: dict
+    mode_counts: list[int] | None = None
+    bad: list[Evidence] = field(default_factory=list)
+    #: judged against the learned levels (past the warm-up)
+    judged: bool = False
+    #: judged, and no figure away from its learned or ideal level
+    healthy: bool = False
+
+    def to_dict(self) -> dict:
+        out = {"step": self.step, **{k: _round(v) for k, v in self.figures.items()},
+               "healthy": self.healthy, "judged": self.judged}
+        if self.mode_counts is not None:
+            out["mode_counts"] = self.mode_counts
+        if self.bad:
+            out["bad"] = [e.figure for e in self.bad]
+        return out
+
+
+def _round(v):
+    if isinstance(v, float):
+        return v if not math.isfinite(v) else round(v, 6)
+    return v
+
+
+def _as_2d(x, name: str) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x.detach().cpu() if torch.is_tensor(x) else x), dtype=torch.float64)
+    if t.ndim == 0 or len(t) == 0:
+        raise ConfigError(f"{name} must be a non-empty (n, ...) array")
+    return t.reshape(len(t), -1)
+
+
+def coverage_density(real: torch.Tensor, real_radius: torch.Tensor, fake: torch.Tensor, k: int,
+                     chunk: int = 2048) -> dict:
+    """Coverage and density of ``fake`` (m, d) against ``real`` (N, d) whose k-NN radii
+    ``real_radius`` (N,) are precomputed; the same numbers as :func:`modeguard.metrics.prdc`
+    when both sets are shifted by the reference mean first (as it does)."""
+    inside = torch.zeros(len(fake))
+    nearest_fake = torch.full((len(real),), float("inf"))
+    for i in range(0, len(fake), chunk):
+        d = _dist(fake[i:i + chunk], real)
+        inside[i:i + chunk] = (d <= real_radius[None, :]).sum(1).float()
+        nearest_fake = torch.minimum(nearest_fake, d.amin(0))
+    return {"coverage": float((nearest_fake <= real_radius).float().mean()),
+            "density": float(inside.sum() / (k * len(fake)))}
+
+
+def mean_pairwise_distance(x: torch.Tensor, max_rows: int = 500) -> float:
+    """Mean Euclidean distance between rows of ``x`` (n, d), on at most ``max_rows`` rows."""
+    x = x[:max_rows]
+    if len(x) < 2:
+        return 0.0
+    return float(torch.pdist(x).mean())
+
+
+class CollapseMonitor:
+    """Online collapse detector (see the module docstring for the rules).
+
+    reference: (N, ...) real features, held out from training. centers: (K, d) mode centres
+    in the same space (with ``std``: their standard deviation), or ``num_modes`` when the
+    caller passes mode labels per fake to :meth:`update`. ``weights``: (K,) mode weights.
+    """
+
+    def __init__(self, reference, centers=None, std: float | None = None, weights=None, num_modes: int | None = None,
+                 *, warmup_steps: int = 0, stall_steps: int = 0, patience: int = 3,
+                 recover_after: int = 2, modes_tol: float = 0.05, coverage_tol: float = 0.25,
+                 diversity_tol: float = 0.3, ideal_modes_tol: float = 0.03, ideal_tol: float = 0.5,
+                 mode_share: float = 0.1, d_overpower: float = 0.95, k: int = 5, max_samples: int = 2000,
+                 seed: int = 0):
+        self.reference = _as_2d(reference, "reference")
+        if len(self.reference) <= 2 * (k + 1):
+            raise ConfigError(f"reference needs more than {2 * (k + 1)} samples, got {len(self.reference)}")
+        if centers is not None:
+            centers = np.asarray(centers, dtype=np.float64)
+            if centers.ndim != 2 or centers.shape[1] != self.reference.shape[1]:
+                raise ConfigError(f"centers must be (K, {self.reference.shape[1]}) like the reference features, "
+                                  f"got {centers.shape}")
+            if std is None or not std > 0:
+                raise ConfigError("std (the mixture's standard deviation) must be a positive number with centers")
+            num_modes = len(centers)
+        if num_modes is not None and num_modes < 1:
+            raise ConfigError(f"num_modes must be >= 1, got {num_modes}")
+        if patience < 1 or recover_after < 1:
+            raise ConfigError("patience and recover_after must be >= 1")
+        self.centers, self.std, self.num_modes = centers, std, num_modes
+        self.weights = None
+        if num_modes is not None:
+            w = np.full(num_modes, 1.0 / num_modes) if weights is None else np.asarray(weights, dtype=np.float64)
+            if w.shape != (num_modes,) or np.any(w < 0) or w.sum() <= 0:
+                raise ConfigError(f"weights must be {num_modes} non-negative numbers")
+            self.weights = w / w.sum()
+        self.warmup_steps = int(warmup_steps)
+        self.stall_steps = int(stall_steps)
+        #: figures that can signal collapse (coverage only where the modes are unknown)
+        self.triggers = ("modes", "diversity") if num_modes is not None else ("coverage", "diversity")
+        self.patience, self.recover_after = int(patience), int(recover_after)
+        self.tolerance = {"modes": modes_tol, "coverage": coverage_tol, "diversity": diversity_tol}
+        self.ideal_modes_tol, self.ideal_tol = ideal_modes_tol, ideal_tol
+        self.mode_share, self.d_overpower, self.k, self.max_samples = mode_share, d_overpower, k, max_samples
+        self._gen = torch.Generator().manual_seed(seed)
+        self._ref_spread = mean_pairwise_distance(self.reference[torch.randperm(len(self.reference),
+                                                                                  generator=self._gen)])
+        # the reference's k-NN balls are fixed: compute them once, not at every check; shift
+        # by its mean like prdc does (float32 distances lose precision far from the origin)
+        self._shift = self.reference.double().mean(0)
+        self._ref_centred = (self.reference.double() - self._shift).float()
+        self._ref_radius = _kth_nn_radius(self._ref_centred, k, chunk=2048)
+        half_a, half_b = self.reference[0::2], self.reference[1::2]
+        self._ideal_coverage = prdc(half_a, half_b, k=k)["coverage"]
+        self._ideal_modes: dict[int, float] = {}
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget everything learned (healthy levels, open episodes)."""
+        self.best: dict[str, float] = {}
+        self.progress_step: int | None = None  # when some figure last made real progress
+        self.progress_ref: dict[str, float] = {}  # the levels that progress was measured from
+        self.previous: dict[str, float] = {}
+        self.episode: dict | None = None  # {"since", "bad", "good_streak", "confirmed"}
+        self.figure_since: dict[str, int] = {}
+        self.overpower_since: int | None = None
+        self.overpower_count = 0
+        self.overpower_raised = False
+        self.diverged = False
+        self.quiet_until = -1
+        self.last: Reading | None = None
+        #: the latest readings as dicts (bounded, for plotting in a hand-written loop)
+        self.history: deque = deque(maxlen=100_000)
+
+    def state_dict(self) -> dict:
+        """JSON-serialisable state (the learned levels and any open episode)."""
+        return {"best": dict(self.best), "progress_step": self.progress_step,
+                "progress_ref": dict(self.progress_ref), "previous": dict(self.previous),
+                "episode": dict(self.episode) if self.episode else None, "figure_since": dict(self.figure_since),
+                "overpower_since": self.overpower_since, "overpower_count": self.overpower_count,
+                "overpower_raised": self.overpower_raised, "diverged": self.diverged,
+                "quiet_until": self.quiet_until}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.reset()
+        self.best = {k: float(v) for k, v in state.get("best", {}).items()}
+        self.progress_step = state.get("progress_step")
+        self.progress_ref = {k: float(v) for k, v in state.get("progress_ref", {}).items()}
+        self.previous = {k: float(v) for k, v in state.get("previous", {}).items()}
+        self.episode = dict(state["episode"]) if state.get("episode") else None
+        self.figure_since = {k: int(v) for k, v in state.get("figure_since", {}).items()}
+        self.overpower_since = state.get("overpower_since")
+        self.overpower_count = int(state.get("overpower_count", 0))
+        self.overpower_raised = bool(state.get("overpower_raised", False))
+        self.diverged = bool(state.get("diverged", False))
+        self.quiet_until = int(state.get("quiet_until", -1))
+
+    def quiet(self, until_step: int) -> None:
+        """Raise no collapse alarm before ``until_step`` (e.g. while a healed run settles)."""
+        self.quiet_until = int(until_step)
+        self.episode = None
+        self.figure_since.clear()
+
+    @property
+    def in_episode(self) -> bool:
+        return self.episode is not None
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.episode and self.episode.get("confirmed"))
+
+    def healthy_levels(self) -> dict[str, float]:
+        """The level each collapse figure is held to now."""
+        return {name: self._learned_level(name, self._ideal(name)) for name in self.best}
+
+    def _learned_level(self, name: str, ideal: float) -> float:
+        # an over-spread early G must not set the diversity bar above real data's, nor a
+        # lucky count the modes bar above all modes; the ideal coverage (one real half
+        # against the other) is only a rough yardstick, so coverage is not capped
+        return self.best[name] if name == "coverage" else min(self.best[name], ideal)
+
+    # ------------------------------------------------------------------ measuring
+    def measure(self, fake_features, fake_modes=None) -> tuple[dict, list[int] | None]:
+        """Figures of one batch of fakes: ``(figures, per-mode counts or None)``."""
+        fake = _as_2d(fake_features, "fake_features")
+        if fake.shape[1] != self.reference.shape[1]:
+            raise ConfigError(f"fake features have {fake.shape[1]} values per sample, the reference "
+                              f"{self.reference.shape[1]}")
+        if fake_modes is not None:
+            fake_modes = np.asarray(fake_modes).reshape(-1)
+            if len(fake_modes) != len(fake):
+                raise ConfigError("fake_modes must give one mode label per fake sample")
+        if len(fake) > self.max_samples:
+            keep = torch.randperm(len(fake), generator=self._gen)[:self.max_samples]
+            fake = fake[keep]
+            if fake_modes is not None:
+                fake_modes = fake_modes[keep.numpy()]
+        figures: dict = {"n": len(fake)}
+        if not bool(torch.isfinite(fake).all()):
+            figures["fake_finite"] = 0.0
+            return figures, None
+        figures.update(coverage_density(self._ref_centred, self._ref_radius,
+                                        (fake.double() - self._shift).float(), self.k))
+        figures["diversity"] = mean_pairwise_distance(fake) / max(self._ref_spread, 1e-12)
+        counts = None
+        if self.centers is not None:
+            mc = mode_coverage(fake.double().numpy(), self.centers, self.std, self.weights)
+            counts = np.asarray(mc["counts"])
+            figures["modes_any"] = float(mc["modes"])
+            figures["hq_pct"] = mc["hq_pct"]
+        elif fake_modes is not None and self.num_modes is not None:
+            labels = fake_modes[(fake_modes >= 0) & (fake_modes < self.num_modes)].astype(np.int64)
+            counts = np.bincount(labels, minlength=self.num_modes)
+            figures["modes_any"] = float((counts >= 1).sum())
+        if counts is not None:
+            figures["modes"] = float((counts >= self._alive_threshold(len(fake))).sum())
+            return figures, counts.tolist()
+        return figures, None
+
+    def _alive_threshold(self, n: int) -> np.ndarray:
+        """Samples a mode needs to count as alive: ``mode_share`` of its expected share (at least 1)."""
+        return np.maximum(1.0, self.mode_share * n * self.weights)
+
+    def _ideal(self, name: str, n: int | None = None) -> float:
+        if name == "coverage":
+            return self._ideal_coverage
+        if name == "diversity":
+            return 1.0
+        n = n if n is not None else (self.last.figures.get("n") if self.last else self.max_samples)
+        return self._ideal_mode_count(int(n))
+
+    def _ideal_mode_count(self, n: int) -> float:
+        """Expected alive-mode count of ``n`` real samples (binomial per mode)."""
+        if n not in self._ideal_modes:
+            from scipy import stats
+
+            p_hit = self.weights
+            if self.centers is not None:  # real samples beyond 3 std do not count as high quality
+                p_hit = p_hit * stats.chi2.cdf(9.0, self.centers.shape[1])
+            thr = np.ceil(self._alive_threshold(n))
+            self._ideal_modes[n] = round(float(stats.binom.sf(thr - 1, n, p_hit).sum()), 3)
+        return self._ideal_modes[n]
+
+    # ------------------------------------------------------------------ deciding
+    def update(self, step: int, fake_features, d_real_acc: float | None = None, d_fake_acc: float | None = None,
+               grad_norm_g: float | None = None, grad_norm_d: float | None = None, loss_d: float | None = None,
+               loss_g: float | None = None, fake_modes=None) -> list[Event]:
+        """Measure one batch of fakes (n, ...) at ``step`` and return the events it raises.
+
+        ``fake_modes``: optional (n,) mode label per fake (with ``num_modes``).
+        """
+        step = int(step)
+        figures, counts = self.measure(fake_features, fake_modes)
+        extras = {"d_real_acc": d_real_acc, "d_fake_acc": d_fake_acc, "grad_norm_g": grad_norm_g,
+                  "grad_norm_d": grad_norm_d, "loss_d": loss_d, "loss_g": loss_g}
+        figures.update({k: float(v) for k, v in extras.items() if v is not None})
+        return self.observe(step, figures, counts)
+
+    def observe(self, step: int, figures: dict, mode_counts: list[int] | None = None) -> list[Event]:
+        """Decide on figures measured elsewhere (what :meth:`update` does after measuring;
+        also replays a run's ``monitor.jsonl``). ``figures`` needs ``n`` (fakes measured)."""
+        step = int(step)
+        reading = Reading(step, dict(figures), mode_counts)
+        events = self._check_divergence(reading)
+        if not self.diverged:
+            events += self._check_collapse(reading)
+            events += self._check_overpowering(reading)
+        self.last = reading
+        self.history.append(reading.to_dict())
+        return events
+
+    def _check_divergence(self, r: Reading) -> list[Event]:
+        broken = [Evidence(name, r.figures[name], 0.0, 0.0, math.inf, r.step, "finite")
+                  for name in ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")
+                  if name in r.figures and not math.isfinite(r.figures[name])]
+        if r.figures.get("fake_finite") == 0.0:
+            broken.append(Evidence("fake samples", math.nan, 0.0, 0.0, math.inf, r.step, "finite"))
+        if not broken:
+            return []
+        r.bad = broken
+        if self.diverged:
+            return []
+        self.diverged = True
+        what = ", ".join(e.describe().split(" since")[0] for e in broken)
+        return [Event(DIVERGED, r.step, f"training diverged: {what}", broken, since=r.step)]
+
+    def _collapse_evidence(self, r: Reading, alarms: bool) -> tuple[list[Evidence], list[Evidence]]:
+        """(bad figures that raise alarms now, every figure that keeps the reading from being healthy)."""
+        past_warmup = r.step >= self.warmup_steps
+        raising, all_bad = [], []
+        for name in self.triggers:
+            if name not in r.figures:
+                continue
+            value = r.figures[name]
+            ideal = self._ideal(name, int(r.figures["n"]))
+            found, active = None, False
+            # a fall counts only from a level that was healthy: below it, the figures of a
+            # collapsed run wander, and the stuck test below speaks for them
+            if past_warmup and name in self.best and self._learned_level(name, ideal) >= ideal * (1 - self.ideal_tol):
+                healthy = self._learned_level(name, ideal)
+                tol = self.tolerance[name]
+                # one mode lost is a fall; with many modes, a few percent of them
+                threshold = healthy - max(0.5, tol * healthy) if name == "modes" else healthy * (1 - tol)
+                if value < threshold - 1e-9:
+                    found = Evidence(name, value, healthy, threshold, (healthy - value) / max(healthy, 1e-12),
+                                     basis="learned")
+                    active = True
+            if found is None:
+                threshold = (ideal - max(0.5, self.ideal_modes_tol * ideal) if name == "modes"
+                             else ideal * (1 - self.ideal_tol))
+                if value < threshold - 1e-9:
+                    found = Evidence(name, value, ideal, threshold, (ideal - value) / max(ideal, 1e-12),
+                                     basis="ideal")
+                    stalled_since = self.progress_step if self.progress_step is not None else r.step
+                    active = past_warmup and r.step - stalled_since >= self.stall_steps
+            if found is None:
+                self.figure_since.pop(name, None)
+                continue
+            found.since = self.figure_since.setdefault(name, r.step)
+            all_bad.append(found)
+            if alarms and active:
+                raising.append(found)
+        return raising, all_bad
+
+    def _learn(self, r: Reading) -> None:
+        """Raise learned levels to what the run held for two readings in a row, and restart
+        the stall clock when any figure made real progress (a mode more, or +5% and +0.02)."""
+        for name in PROGRESS_FIGURES:
+            if name not in r.figures:
+                continue
+            value = r.figures[name] / (100.0 if name == "hq_pct" else 1.0)
+            if name == "diversity":
+                value = min(value, 1.0)  # spreading wider than real data is no progress
+            if name in self.previous:
+                held = min(value, self.previous[name])
+                if name in COLLAPSE_FIGURES:
+                    self.best[name] = max(self.best.get(name, -math.inf), held)
+                ref = self.progress_ref.get(name)
+                margin = 0.5 if name == "modes" else max(0.05 * abs(ref or 0.0), 0.02)
+                if ref is None or held > ref + margin:
+                    self.progress_ref[name] = held
+                    self.progress_step = r.step
+            self.previous[name] = value
+        if self.progress_step is None:
+            self.progress_step = r.step
+
+    def _check_collapse(self, r: Reading) -> list[Event]:
+        alarms = r.step >= self.quiet_until
+        raising, all_bad = self._collapse_evidence(r, alarms)
+        r.bad = all_bad
+        r.judged = r.step >= self.warmup_steps
+        r.healthy = r.judged and not all_bad and not self.in_episode
+        if not raising:
+            self._learn(r)
+        events: list[Event] = []
+        ep = self.episode
+        if raising:
+            if ep is None:
+                since = min(e.since for e in raising)
+                self.episode = ep = {"since": since, "bad": 0, "good_streak": 0, "confirmed": False}
+                events.append(Event(COLLAPSE_SUSPECTED, r.step, "collapse suspected: " + _describe(raising),
+                                    raising, since=since))
+            ep["bad"] += 1
+            ep["good_streak"] = 0
+            if not ep["confirmed"] and ep["bad"] >= self.patience:
+                ep["confirmed"] = True
+                events.append(Event(COLLAPSE_CONFIRMED, r.step,
+                                    f"collapse confirmed ({ep['bad']} bad checks): " + _describe(raising),
+                                    raising, since=ep["since"]))
+        elif ep is not None:
+            ep["good_streak"] += 1
+            if ep["good_streak"] >= self.recover_after:
+                levels = self.healthy_levels()
+                evidence = [Evidence(n, r.figures[n], levels[n], levels[n], 0.0, r.step, "learned")
+                            for n in COLLAPSE_FIGURES if n in r.figures and n in levels]
+                what = "collapse" if ep["confirmed"] else "suspected collapse"
+                events.append(Event(RECOVERED, r.step, f"recovered from the {what} since step {ep['since']}: "
+                                    + ", ".join(f"{e.figure} {_fmt(e.value)}" for e in evidence),
+                                    evidence, since=ep["since"], details={"confirmed": ep["confirmed"]}))
+                self.episode = None
+                r.healthy = r.judged and not all_bad
+        return events
+
+    def _check_overpowering(self, r: Reading) -> list[Event]:
+        acc = [r.figures.get("d_real_acc"), r.figures.get("d_fake_acc")]
+        if None in acc:
+            return []
+        if min(acc) >= self.d_overpower:
+            self.overpower_count += 1
+            if self.overpower_since is None:
+                self.overpower_since = r.step
+            if self.overpower_count >= self.patience and not self.overpower_raised:
+                self.overpower_raised = True
+                value = (acc[0] + acc[1]) / 2
+                ev = Evidence("d_accuracy", value, self.d_overpower, self.d_overpower, value - self.d_overpower,
+                              self.overpower_since, "bound")
+                return [Event(D_OVERPOWERING, r.step,
+                              f"D overpowers G: it tells reals ({acc[0]:.0%}) and fakes ({acc[1]:.0%}) apart "
+                              f"since step {self.overpower_since}; G's gradients may vanish", [ev],
+                              since=self.overpower_since)]
+        else:
+            self.overpower_count, self.overpower_since, self.overpower_raised = 0, None, False
+        return []
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+
+
+def _describe(evidence: list[Evidence]) -> str:
+    return "; ".join(e.describe() for e in evidence)

@@ -1,0 +1,242 @@
+"""CollapseMonitor on synthetic streams: collapses are confirmed quickly with evidence,
+healthy streams raise nothing, divergence and D overpowering are reported."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modeguard.data import resolve_data
+from modeguard.errors import ConfigError
+from modeguard.metrics import prdc
+from modeguard.monitor import CollapseMonitor, Event
+from modeguard.monitor.events import Evidence, append_events, read_events
+from modeguard.monitor.monitor import coverage_density
+
+
+def _mixture(name="ring8"):
+    data = resolve_data(name)
+    return data, data.reference(600, seed=777)
+
+
+def _monitor(data, ref, **kw):
+    m = data.modes
+    opts = dict(warmup_steps=300, stall_steps=2000)
+    opts.update(kw)
+    return CollapseMonitor(ref, m.centers, m.std, **opts)
+
+
+def _real(data, n, gen):
+    return data.sample(n, gen).numpy()
+
+
+def _one_mode(data, n, rng, mode=0):
+    m = data.modes
+    return m.centers[mode] + m.std * rng.standard_normal((n, m.centers.shape[1]))
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_collapse_to_one_mode_is_confirmed_within_patience_checks(name):
+    data, ref = _mixture(name)
+    mon = _monitor(data, ref, patience=3)
+    gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
+    events = []
+    for step in range(100, 4001, 100):
+        fake = _real(data, 500, gen) if step < 2000 else _one_mode(data, 500, rng)
+        events += mon.update(step, fake)
+    kinds = [e.kind for e in events]
+    assert kinds == ["collapse_suspected", "collapse_confirmed"]
+    suspected, confirmed = events
+    assert suspected.step == 2000 and confirmed.step == 2200  # the 3rd bad check
+    assert confirmed.since == 2000
+    modes = next(e for e in confirmed.evidence if e.figure == "modes")
+    assert modes.value == 1 and modes.healthy == pytest.approx(len(data.modes.centers), abs=0.01)
+    assert modes.deviation > 0.8 and modes.since == 2000
+    assert "modes 1 vs" in confirmed.message
+
+
+def test_losing_one_mode_of_eight_is_confirmed():
+    data, ref = _mixture("ring8")
+    mon = _monitor(data, ref)
+    gen = torch.Generator().manual_seed(2)
+    events = []
+    for step in range(100, 3001, 100):
+        fake = _real(data, 800, gen)
+        if step >= 2000:  # mode 3 is gone: its samples go to mode 4
+            nearest = ((fake[:, None, :] - data.modes.centers[None]) ** 2).sum(-1).argmin(1)
+            fake[nearest == 3] += data.modes.centers[4] - data.modes.centers[3]
+        events += mon.update(step, fake)
+    confirmed = [e for e in events if e.kind == "collapse_confirmed"]
+    assert len(confirmed) == 1 and confirmed[0].step <= 2200
+    assert confirmed[0].evidence[0].figure == "modes" and confirmed[0].evidence[0].value == 7
+
+
+@pytest.mark.parametrize("name,n", [("ring8", 1000), ("grid25", 1000), ("grid25", 300)])
+def test_healthy_stream_raises_nothing(name, n):
+    data, ref = _mixture(name)
+    mon = _monitor(data, ref)
+    gen = torch.Generator().manual_seed(3)
+    events = []
+    for step in range(50, 10001, 50):  # 200 checks
+        events += mon.update(step, _real(data, n, gen), d_real_acc=0.6, d_fake_acc=0.55, loss_d=1.2, loss_g=0.8)
+    assert events == []
+    assert mon.last.healthy
+
+
+def test_a_run_still_climbing_is_not_stuck_but_one_that_stopped_is():
+    data, ref = _mixture("ring8")
+    rng = np.random.default_rng(4)
+
+    def fakes(modes_alive):
+        idx = rng.integers(modes_alive, size=800)
+        m = data.modes
+        return m.centers[idx] + m.std * rng.standard_normal((800, 2))
+
+    climbing = _monitor(data, ref, warmup_steps=100, stall_steps=1000)
+    events = []
+    for i, step in enumerate(range(100, 4001, 100)):
+        events += climbing.update(step, fakes(min(8, 1 + i // 5)))  # one more mode every 500 steps
+    assert [e.kind for e in events if e.kind == "collapse_confirmed"] == []
+
+    stuck = _monitor(data, ref, warmup_steps=100, stall_steps=1000)
+    events = []
+    for step in range(100, 4001, 100):
+        events += stuck.update(step, fakes(3))
+    confirmed = [e for e in events if e.kind == "collapse_confirmed"]
+    assert len(confirmed) == 1
+    # no progress since the 2nd reading (200): stuck from 1200 on, confirmed 2 checks later
+    assert 1200 <= confirmed[0].step <= 1500
+    assert confirmed[0].evidence[0].basis == "ideal"
+
+
+def test_recovered_after_collapse_ends():
+    data, ref = _mixture("ring8")
+    mon = _monitor(data, ref, recover_after=2)
+    gen, rng = torch.Generator().manual_seed(5), np.random.default_rng(5)
+    events = []
+    for step in range(100, 3001, 100):
+        bad = 1000 <= step < 1600
+        events += mon.update(step, _one_mode(data, 500, rng) if bad else _real(data, 500, gen))
+    kinds = [e.kind for e in events]
+    assert kinds == ["collapse_suspected", "collapse_confirmed", "recovered"]
+    assert events[-1].step == 1700 and events[-1].since == 1000
+
+
+def test_unknown_modes_use_coverage_and_diversity():
+    data, ref = _mixture("grid25")
+    mon = CollapseMonitor(ref, warmup_steps=300, stall_steps=5000)
+    gen, rng = torch.Generator().manual_seed(6), np.random.default_rng(6)
+    events = []
+    for step in range(100, 3001, 100):
+        events += mon.update(step, _real(data, 600, gen) if step < 2000 else _one_mode(data, 600, rng))
+    confirmed = [e for e in events if e.kind == "collapse_confirmed"]
+    assert len(confirmed) == 1 and confirmed[0].step == 2200
+    assert {e.figure for e in confirmed[0].evidence} == {"coverage", "diversity"}
+
+
+def test_mode_labels_path():
+    rng = np.random.default_rng(7)
+    ref = rng.standard_normal((500, 4))
+    mon = CollapseMonitor(ref, num_modes=10, warmup_steps=200, stall_steps=5000)
+    events = []
+    for step in range(100, 2001, 100):
+        feats = rng.standard_normal((500, 4))
+        labels = rng.integers(10, size=500) if step < 1000 else np.zeros(500, dtype=int)
+        events += mon.update(step, feats, fake_modes=labels)
+    confirmed = [e for e in events if e.kind == "collapse_confirmed"]
+    assert confirmed and confirmed[0].step == 1200
+    assert confirmed[0].evidence[0].figure == "modes" and confirmed[0].evidence[0].value == 1
+
+
+def test_diverged_on_nan_loss_and_non_finite_fakes():
+    data, ref = _mixture("ring8")
+    gen = torch.Generator().manual_seed(8)
+    mon = _monitor(data, ref)
+    assert mon.update(100, _real(data, 300, gen), loss_d=0.7, loss_g=0.7) == []
+    events = mon.update(200, _real(data, 300, gen), loss_d=float("nan"), loss_g=0.7)
+    assert [e.kind for e in events] == ["diverged"]
+    assert events[0].evidence[0].figure == "loss_d" and math.isnan(events[0].evidence[0].value)
+    assert mon.update(300, _real(data, 300, gen), loss_d=float("nan")) == []  # reported once
+
+    mon = _monitor(data, ref)
+    fake = _real(data, 300, gen)
+    fake[5] = np.inf
+    events = mon.update(100, fake)
+    assert [e.kind for e in events] == ["diverged"] and "fake samples" in events[0].message
+
+
+def test_d_overpowering():
+    data, ref = _mixture("ring8")
+    gen = torch.Generator().manual_seed(9)
+    mon = _monitor(data, ref, patience=3)
+    kinds = []
+    for step in range(100, 1001, 100):
+        acc = 0.99 if step >= 500 else 0.6
+        kinds += [e.kind for e in mon.update(step, _real(data, 300, gen), d_real_acc=acc, d_fake_acc=acc)]
+    assert kinds == ["d_overpowering"]
+
+
+def test_coverage_density_match_prdc():
+    data, ref = _mixture("grid25")
+    fake = _real(data, 700, torch.Generator().manual_seed(10)) * 1.01
+    mon = CollapseMonitor(ref)
+    figures, _ = mon.measure(fake)
+    expected = prdc(ref, fake, k=5)
+    assert figures["coverage"] == pytest.approx(expected["coverage"], abs=1e-9)
+    assert figures["density"] == pytest.approx(expected["density"], abs=1e-9)
+    direct = coverage_density(mon._ref_centred, mon._ref_radius,
+                              (torch.as_tensor(fake).double() - mon._shift).float(), 5)
+    assert direct["coverage"] == figures["coverage"]
+
+
+def test_state_round_trip_gives_the_same_decisions():
+    data, ref = _mixture("ring8")
+    rng = np.random.default_rng(11)
+    stream = [(s, _one_mode(data, 400, rng) if s >= 1500 else data.sample(400, torch.Generator().manual_seed(s)).numpy())
+              for s in range(100, 2501, 100)]
+    a = _monitor(data, ref)
+    for s, x in stream[:12]:
+        a.update(s, x)
+    b = _monitor(data, ref)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    ev_a = [str(e) for s, x in stream[12:] for e in a.update(s, x)]
+    ev_b = [str(e) for s, x in stream[12:] for e in b.update(s, x)]
+    assert ev_a == ev_b and any("confirmed" in e for e in ev_a)
+
+
+def test_quiet_period_raises_nothing():
+    data, ref = _mixture("ring8")
+    gen, rng = torch.Generator().manual_seed(12), np.random.default_rng(12)
+    mon = _monitor(data, ref)
+    for step in range(100, 1001, 100):
+        mon.update(step, _real(data, 400, gen))
+    mon.quiet(until_step=1500)
+    assert [e for s in range(1100, 1500, 100) for e in mon.update(s, _one_mode(data, 400, rng))] == []
+    assert [e.kind for e in mon.update(1500, _one_mode(data, 400, rng))] == ["collapse_suspected"]
+
+
+def test_bad_inputs_are_config_errors():
+    data, ref = _mixture("ring8")
+    with pytest.raises(ConfigError, match="centers"):
+        CollapseMonitor(ref, centers=np.zeros((8, 3)), std=0.01)
+    with pytest.raises(ConfigError, match="std"):
+        CollapseMonitor(ref, centers=data.modes.centers)
+    with pytest.raises(ConfigError, match="reference"):
+        CollapseMonitor(ref[:5])
+    mon = CollapseMonitor(ref)
+    with pytest.raises(ConfigError, match="values per sample"):
+        mon.update(1, np.zeros((50, 3)))
+
+
+def test_events_round_trip_through_jsonl(tmp_path):
+    ev = Event("diverged", 7, "loss is nan", [Evidence("loss_d", float("nan"), 0.0, 0.0, float("inf"), 7, "finite")],
+               since=7, details={"path": tmp_path})
+    path = tmp_path / "events.jsonl"
+    append_events(path, [ev, ev])
+    path.write_text(path.read_text() + '{"kind": "heal", "st')  # a line cut short by a crash
+    back = read_events(path)
+    assert len(back) == 2
+    assert back[0].kind == "diverged" and back[0].step == 7 and math.isnan(back[0].evidence[0].value)
+    assert back[0].evidence[0].deviation == float("inf")
+    json.loads(path.read_text().splitlines()[0])  # strict JSON (no NaN literals)
