@@ -54,7 +54,8 @@ class TrainConfig:
     # ---- derived values ----
     def resolved_steps(self) -> int:
         if self.steps is not None:
-            return int(self.steps)
+            _check_int("steps", self.steps, low=1)
+            return self.steps
         return DEFAULT_STEPS.get(self.data, GENERIC_STEPS)
 
     def resolve(self) -> "TrainConfig":
@@ -65,8 +66,6 @@ class TrainConfig:
             c.sample_every = max(1, c.steps // 5)
         if c.ckpt_every is None:
             c.ckpt_every = max(1, c.steps // 10)
-        if c.monitor_every == 0 and c.on_collapse in ("stop", "heal"):  # acting on collapse needs the monitor
-            c.monitor_every = max(1, c.steps // 50)
         c.validate()
         return c
 
@@ -79,6 +78,15 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), low=1)
         _check_int("monitor_every", self.monitor_every, low=0)
+        _check_int("eval_samples", self.eval_samples, low=10)  # PRDC needs more than k=5 neighbours
+        for name in ("model", "loss"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a name, got {getattr(self, name)!r}")
+        for name in ("amp", "progress", "tensorboard"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.strategies is not None and not isinstance(self.strategies, (str, list, tuple)):
+            raise ConfigError(f"strategies must be a comma-separated string or a list, got {self.strategies!r}")
         _check_int("seed", self.seed, low=0)
         for name in ("lr_g", "lr_d"):
             v = getattr(self, name)
@@ -112,6 +120,14 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown config key '{sorted(unknown)[0]}'")
+        d = dict(d)
+        for name in ("lr_g", "lr_d", "beta1", "beta2"):
+            # YAML reads 1e-4 (no dot) as a string
+            if isinstance(d.get(name), str):
+                try:
+                    d[name] = float(d[name])
+                except ValueError:
+                    pass  # validate() names the bad value
         return cls(**d)
 
     @classmethod

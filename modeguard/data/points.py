@@ -6,6 +6,7 @@ Points are standardised per dimension for training and mapped back for sampling.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ class PointSet(Dataset):
 
 def _read(path: Path):
     suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        magic = b"\x93NUMPY" if suffix == ".npy" else b"PK"
+        with open(path, "rb") as f:
+            if f.read(len(magic)) != magic:
+                raise DataError(f"{path} is not a NumPy {suffix} file")
     try:
         if suffix == ".npy":
             return np.load(path, allow_pickle=False), None
@@ -51,7 +57,9 @@ def _read(path: Path):
                 extra = {k: z[k] for k in ("centers", "std", "weights") if k in z}
                 return z["points"], extra
         if suffix in (".csv", ".txt"):
-            return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2), None
+            with warnings.catch_warnings():  # an empty file warns, then fails the size check below
+                warnings.simplefilter("ignore")
+                return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2), None
     except DataError:
         raise
     except Exception as e:  # numpy raises many types for corrupt files

@@ -6,6 +6,8 @@ import numpy as np
 from .mixture import mode_coverage
 from .prdc import prdc as prdc_fn
 
+PRDC_K = 5
+
 #: evaluators for data kinds with their own metrics (images register theirs here)
 KIND_EVALUATORS: dict = {}
 
@@ -25,5 +27,6 @@ def evaluate_samples(data, samples: np.ndarray, prdc: bool = True, seed: int = 1
         out.update(mode_coverage(samples, m.centers, m.std, m.weights))
     if prdc:
         real = data.reference(len(samples), seed=seed)
-        out.update(prdc_fn(real.reshape(len(real), -1), samples.reshape(len(samples), -1), k=5))
+        if min(len(real), len(samples)) > PRDC_K:  # a tiny point set has no k-NN balls to measure with
+            out.update(prdc_fn(real.reshape(len(real), -1), samples.reshape(len(samples), -1), k=PRDC_K))
     return out

@@ -59,8 +59,7 @@ def spec_for(model: str, options: dict | None = None) -> ModelSpec:
         raise ConfigError(f"unknown model option(s) {sorted(unknown)} for '{model}'")
     fields.setdefault("arch", model)
     spec = ModelSpec(**fields)
-    if spec.z_dim < 1:
-        raise ConfigError("model option z_dim must be >= 1")
+    spec.validate()
     return spec
 
 

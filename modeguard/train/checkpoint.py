@@ -53,8 +53,13 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is unreadable or truncated ({msg[:160]})") from None
+        text = str(e).strip()
+        if text.startswith("Weights only load failed"):
+            # torch's message is a page long; the cause that matters fits in a line
+            why = "not a PyTorch checkpoint, or it holds objects that a weights-only load refuses to build"
+        else:
+            why = text.splitlines()[0][:160] if text else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is unreadable or truncated ({why})") from None
     if not isinstance(state, dict) or "step" not in state or "G" not in state:
         raise CheckpointError(f"{path} is not a ModeGuard checkpoint")
     return state
