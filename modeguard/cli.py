@@ -13,7 +13,7 @@ TRAIN_FLAGS = {
     "data": str, "model": str, "loss": str, "steps": int, "batch_size": int, "lr_g": float, "lr_d": float,
     "beta1": float, "beta2": float, "n_critic": int, "seed": int, "device": str, "threads": int,
     "log_every": int, "sample_every": int, "ckpt_every": int, "keep_checkpoints": int, "eval_samples": int,
-    "monitor_every": int, "on_collapse": str, "max_heals": int,
+    "monitor_every": int, "on_collapse": str, "max_heals": int, "heal_ladder": str,
 }
 
 
@@ -54,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("strategies", help="list the strategies, their options, and the article's remedies")
+
+    dr = sub.add_parser("doctor", help="say whether and when a run collapsed, the evidence, and what to try")
+    dr.add_argument("run_dir")
+    dr.add_argument("--json", action="store_true")
+    dr.add_argument("--no-sample", dest="sample", action="store_false",
+                    help="do not sample the checkpoints to find the modes lost")
+
+    rp = sub.add_parser("report", help="write a self-contained HTML report of a run or a bench folder")
+    rp.add_argument("dir", help="a run directory or a 'modeguard bench' output folder")
+    rp.add_argument("-o", "--output", help="HTML file (default DIR/report.html)")
     return p
 
 
@@ -77,9 +87,21 @@ def cmd_train(args) -> int:
         config = TrainConfig.load(args.config) if args.config else TrainConfig()
         for k, v in overrides.items():
             setattr(config, k, v)
+        if args.on_collapse is not None and args.monitor_every is None:
+            from .monitor.callback import monitor_every_for
+
+            config.monitor_every = monitor_every_for(config)
         trainer = start_run(config, args.out, overwrite=args.overwrite)
         print(f"run directory: {trainer.run.path}")
-    result = trainer.fit()
+    if trainer.config.on_collapse == "heal":
+        from .monitor.heal import heal_loop
+
+        trainer, result = heal_loop(trainer)
+        for h in result.get("heals", []):
+            print(f"heal {h['heal']}: {h['cause'].replace('_', ' ')} at step {h['cause_step']}, rolled back to "
+                  f"step {h['rolled_back_to']}, {h['change']}")
+    else:
+        result = trainer.fit()
     _print_result(result)
     print(f"samples: {trainer.run.path / 'final_samples.png'}   metrics: {trainer.run.metrics}")
     return 0
@@ -143,12 +165,28 @@ def cmd_strategies(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .monitor.doctor import diagnose
+
+    diagnosis = diagnose(args.run_dir, sample_checkpoints=args.sample)
+    print(json.dumps(diagnosis.to_dict(), indent=2) if args.json else diagnosis.text())
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report.html import write_report
+
+    print(f"wrote {write_report(args.dir, args.output)}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "demo": cmd_demo,
-            "strategies": cmd_strategies}
+            "strategies": cmd_strategies, "doctor": cmd_doctor, "report": cmd_report}
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from .monitor.callback import CollapseStopped
     from .train import Interrupted
 
     try:
@@ -156,6 +194,9 @@ def main(argv=None) -> int:
     except Interrupted as e:
         print(f"modeguard: {e}; resume with --resume", file=sys.stderr)
         return 130
+    except CollapseStopped as e:
+        print(f"modeguard: {e}", file=sys.stderr)
+        return 4
     except DivergenceError as e:
         print(f"modeguard: error: {e}", file=sys.stderr)
         return 3

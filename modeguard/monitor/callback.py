@@ -36,6 +36,11 @@ def default_monitor_every(total_steps: int) -> int:
     return max(1, int(total_steps) // CHECKS_PER_RUN)
 
 
+def monitor_every_for(config) -> int:
+    """The check interval an explicit ``--on-collapse`` implies: the config's, else steps // 50."""
+    return config.monitor_every or default_monitor_every(config.resolved_steps())
+
+
 class CollapseDetected(ModeGuardError):
     """A confirmed collapse (or divergence) in a run that heals; caught by the heal loop."""
 

@@ -54,9 +54,10 @@ from .callback import CollapseDetected, MonitorCallback
 from .events import DIVERGED, HEAL, Event, append_events
 
 #: what ``--on-collapse heal`` tries, in order (rungs naming a strategy that is not
-#: installed are left out). Instance noise anneals over the whole run, so added late it
-#: still has noise to give.
-DEFAULT_LADDER = ("instance-noise:anneal=1", "r1.gamma*10", "pacgan", "lr_g*0.5")
+#: installed are left out): a stronger (or a first) R1 penalty, then packing, which both
+#: took a collapsed ring8 run to all modes in our runs (benchmarks/monitor.py); instance
+#: noise annealed over the whole run (added late, it still has noise to give); a slower G.
+DEFAULT_LADDER = ("r1.gamma*10", "pacgan", "instance-noise:anneal=1", "lr_g*0.5")
 #: config numbers a ``FIELD*F`` rung may scale
 SCALABLE_FIELDS = {"lr_g": float, "lr_d": float, "n_critic": int, "batch_size": int}
 #: checks after a rollback during which the monitor raises no alarm (the run settles)
@@ -312,7 +313,8 @@ def _monitor_of(trainer) -> MonitorCallback:
 
 def heal_loop(trainer, echo: bool = True):
     """Train ``trainer`` (a new or resumed run in a run directory), healing confirmed
-    collapses and divergences. Returns ``(final trainer, final evaluation)``."""
+    collapses and divergences. Returns ``(final trainer, final evaluation)``; the evaluation
+    (and ``eval.json``) lists the heals under ``heals``."""
     if trainer.run is None:
         raise ConfigError("healing needs a run directory (--out) to roll back to")
     ladder = parse_ladder(trainer.config.heal_ladder)
@@ -342,6 +344,7 @@ def heal_loop(trainer, echo: bool = True):
                 raise DivergenceError(cause.message)
             continue
         trainer = healed
+    result = {**result, "heals": _heal_summary(record)}
     _write_heals_into_eval(trainer, record)
     return trainer, result
 
@@ -400,8 +403,10 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
     if anchor_path is not None:
         shutil.copy2(anchor_path, dest / f"anchor-{anchor_path.name}")
     original = run.path / "config.original.yaml"
-    if not original.exists() and run.config.exists():
-        shutil.copy2(run.config, original)
+    if run.config.exists():
+        shutil.copy2(run.config, dest / "config.yaml")  # the branch's own config, to open its checkpoint
+        if not original.exists():
+            shutil.copy2(run.config, original)
     new_trainer.config.save(run.config)
     if state is not None:
         notes = transplant(new_trainer, state)
@@ -432,6 +437,11 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
     return new_trainer
 
 
+def _heal_summary(record: HealRecord) -> list[dict]:
+    return [{k: h.get(k) for k in ("heal", "cause", "cause_step", "rolled_back_to", "action", "change")}
+            for h in record.heals]
+
+
 def _write_heals_into_eval(trainer, record: HealRecord) -> None:
     path = trainer.run.eval_json
     if not path.is_file():
@@ -440,8 +450,7 @@ def _write_heals_into_eval(trainer, record: HealRecord) -> None:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError:
         return
-    saved["heals"] = [{k: h.get(k) for k in ("heal", "cause", "cause_step", "rolled_back_to", "action", "change")}
-                      for h in record.heals]
+    saved["heals"] = _heal_summary(record)
     saved["strategies"] = list(trainer.config.to_dict()["strategies"])
     path.write_text(json.dumps(saved, indent=2))
 

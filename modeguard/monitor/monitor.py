@@ -386,10 +386,12 @@ class CollapseMonitor:
                                      basis="ideal")
                     stalled_since = self.progress_step if self.progress_step is not None else r.step
                     active = past_warmup and r.step - stalled_since >= self.stall_steps
+            key = f"{name}/{found.basis}" if found is not None else None
+            for k in [k for k in self.figure_since if k.startswith(name + "/") and k != key]:
+                del self.figure_since[k]  # a figure back to health, or bad for another reason now
             if found is None:
-                self.figure_since.pop(name, None)
                 continue
-            found.since = self.figure_since.setdefault(name, r.step)
+            found.since = self.figure_since.setdefault(key, r.step)
             all_bad.append(found)
             if alarms and active:
                 raising.append(found)
