@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run or a bench folder")
     rp.add_argument("dir", help="a run directory or a 'modeguard bench' output folder")
     rp.add_argument("-o", "--output", help="HTML file (default DIR/report.html)")
+
+    b = sub.add_parser("bench", help="benchmark strategy sets x data sets x seeds against the plain GAN")
+    b.add_argument("--suite", default="mixtures")
+    b.add_argument("--strategies", help="strategy sets separated by '|', e.g. 'none|r1,ema|pacgan' "
+                                        "(default: the recipe and every strategy alone)")
+    b.add_argument("--data", help="comma-separated data sets (default: the suite's)")
+    b.add_argument("--seeds", type=int, default=5)
+    b.add_argument("--steps", type=int, default=None, help="steps per run (default: per data set)")
+    b.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    b.add_argument("--out", default="bench-out")
     return p
 
 
@@ -165,6 +175,20 @@ def cmd_strategies(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench.suites import run_suite
+
+    sets = [x.strip() for x in args.strategies.split("|")] if args.strategies else None
+    data = [x.strip() for x in args.data.split(",")] if args.data else None
+    results = run_suite(args.suite, args.out, sets, data, args.seeds, args.steps, args.workers)
+    print((Path(args.out) / "results.md").read_text())
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        print(f"failed: {r['strategies']} {r['data']} seed {r['seed']}: {r['error']}")
+    print(f"results: {Path(args.out) / 'results.csv'}  {Path(args.out) / 'results.md'}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .monitor.doctor import diagnose
 
@@ -181,7 +205,7 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "demo": cmd_demo,
-            "strategies": cmd_strategies, "doctor": cmd_doctor, "report": cmd_report}
+            "strategies": cmd_strategies, "bench": cmd_bench, "doctor": cmd_doctor, "report": cmd_report}
 
 
 def main(argv=None) -> int:

@@ -13,11 +13,14 @@ from .errors import ConfigError
 
 #: The recommended recipe: what ``modeguard train`` uses unless ``--strategy`` says otherwise.
 #: Chosen from the mixture benchmark (README, "Why this recipe").
-DEFAULT_RECIPE: list[str] = ["r1:gamma=0.1", "ema:beta=0.999"]
+DEFAULT_RECIPE: list[str] = ["r1:gamma=0.1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01"]
 
 #: Step counts the default recipe needs per data set (others: ``GENERIC_STEPS``).
-DEFAULT_STEPS: dict[str, int] = {"ring8": 10000, "grid25": 20000}
-GENERIC_STEPS = 10000
+DEFAULT_STEPS: dict[str, int] = {"ring8": 20000, "grid25": 36000}
+GENERIC_STEPS = 20000
+
+#: Base learning rate (both nets) by data kind, when the config leaves lr_g / lr_d unset.
+DEFAULT_LR: dict[str, float] = {"points": 1e-3, "image": 2e-4}
 
 
 @dataclass
@@ -29,8 +32,8 @@ class TrainConfig:
     strategies: Any = field(default_factory=lambda: list(DEFAULT_RECIPE))
     steps: int | None = None
     batch_size: int = 256
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
+    lr_g: float | None = None
+    lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
     n_critic: int = 1
@@ -66,6 +69,8 @@ class TrainConfig:
             c.sample_every = max(1, c.steps // 5)
         if c.ckpt_every is None:
             c.ckpt_every = max(1, c.steps // 10)
+        if c.monitor_every == 0 and c.on_collapse in ("stop", "heal"):  # acting on collapse needs the monitor
+            c.monitor_every = max(1, c.steps // 50)
         c.validate()
         return c
 
@@ -90,6 +95,8 @@ class TrainConfig:
         _check_int("seed", self.seed, low=0)
         for name in ("lr_g", "lr_d"):
             v = getattr(self, name)
+            if v is None:  # filled in from DEFAULT_LR once the data's kind is known
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {v!r}")
         for name in ("beta1", "beta2"):

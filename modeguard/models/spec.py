@@ -16,7 +16,8 @@ HeadLayer = Callable[[int], "tuple[nn.Module, int]"]
 class ModelSpec:
     arch: str = "mlp"
     z_dim: int = 16
-    g_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    # four hidden layers in G: sharper jumps between modes than three (fewer off-mode samples)
+    g_hidden: list[int] = field(default_factory=lambda: [128, 128, 128, 128])
     d_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
     activation: str = "relu"
     d_activation: str = "leaky_relu"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import TrainConfig
+from ..config import DEFAULT_LR, TrainConfig
 from ..data import resolve_data
 from ..errors import CheckpointError, ConfigError, DivergenceError, ModeGuardError
 from ..losses import get_loss
@@ -59,6 +59,9 @@ class Trainer:
         for s in strategies:
             s.validate(c)
         data = resolve_data(c.data)
+        for name in ("lr_g", "lr_d"):
+            if getattr(c, name) is None:
+                setattr(c, name, DEFAULT_LR[data.kind])
         loss = get_loss(c.loss)
         device = pick_device(c.device)
         spec = spec_for(c.model, c.model_options)

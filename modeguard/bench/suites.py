@@ -1,0 +1,121 @@
+"""Benchmark suites: (strategy set) x (data set) x seeds, with the plain GAN under the same protocol.
+
+``run_suite`` writes ``results.csv`` (one row per run) and ``results.md`` (mean ± std per
+strategy set and data set) into the output folder, appending as runs finish so a long
+sweep that is stopped keeps what it measured.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DEFAULT_RECIPE, TrainConfig
+from ..errors import ConfigError
+from ..strategies import parse_strategies, registry
+from .runner import Job, run_jobs
+
+PLAIN = "none"
+RECIPE = ",".join(DEFAULT_RECIPE)
+
+#: strategy sets of the mixture suite when none are given: plain, the recipe, then each alone
+def default_mixture_sets() -> list[str]:
+    alone = [n for n in sorted(registry()) if n != "warm-start"]
+    return [PLAIN, RECIPE, *[n for n in alone if n != RECIPE]]
+
+
+SUITES = {
+    "mixtures": {"data": ["ring8", "grid25"], "sets": default_mixture_sets},
+}
+
+COLUMNS = ["strategies", "data", "seed", "steps", "modes", "modes_strict", "hq_pct", "rev_kl",
+           "precision", "recall", "density", "coverage", "seconds", "error"]
+
+
+def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | None = None,
+               base: dict | None = None) -> list[Job]:
+    jobs = []
+    for st in sets:
+        parse_strategies(st)  # fail early, before any run starts
+        for d in data:
+            for seed in seeds:
+                cfg = TrainConfig(**{**(base or {}), "data": d, "seed": seed, "strategies": st, "steps": steps,
+                                     "sample_every": 10**9, "ckpt_every": 10**9})
+                cfg.resolve()
+                jobs.append(Job(cfg.to_dict(), None, {"strategies": st, "data": d, "seed": seed,
+                                                      "steps": cfg.resolved_steps()}))
+    return jobs
+
+
+def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: list[str] | None = None,
+              seeds: int = 5, steps: int | None = None, workers: int | None = None, progress: bool = True,
+              base: dict | None = None) -> list[dict]:
+    if suite not in SUITES:
+        raise ConfigError(f"unknown suite '{suite}'; choose one of {', '.join(SUITES)}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    spec = SUITES[suite]
+    sets = sets or spec["sets"]()
+    if PLAIN not in sets:
+        sets = [*sets, PLAIN]  # every table carries the plain GAN under the same protocol
+    jobs = build_jobs(sets, data or spec["data"], list(range(seeds)), steps, base)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "results.csv"
+    with open(csv_path, "w", newline="") as f:
+        csv.DictWriter(f, COLUMNS).writeheader()
+
+    def append(row: dict) -> None:
+        with open(csv_path, "a", newline="") as f:
+            csv.DictWriter(f, COLUMNS, extrasaction="ignore").writerow({k: row.get(k, "") for k in COLUMNS})
+
+    results = run_jobs(jobs, workers=workers, progress=progress, on_result=append)
+    write_table(results, out / "results.md")
+    (out / "suite.json").write_text(json.dumps({"suite": suite, "sets": sets, "seeds": seeds, "steps": steps}))
+    return results
+
+
+def _fmt(values: list[float], digits: int) -> str:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return "–"
+    if any(math.isinf(v) for v in vals):
+        return "inf"
+    return f"{np.mean(vals):.{digits}f} ± {np.std(vals):.{digits}f}"
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """One row per (strategies, data): mean ± std over seeds, and how many seeds kept every mode."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["strategies"], r["data"]), []).append(r)
+    rows = []
+    for (st, d), rs in groups.items():
+        ok = [r for r in rs if "error" not in r]
+        from ..data import resolve_data
+
+        k = len(resolve_data(d).modes.centers) if resolve_data(d).modes is not None else None
+        rows.append({
+            "strategies": st, "data": d, "runs": len(rs), "failed": len(rs) - len(ok),
+            "modes": _fmt([r["modes"] for r in ok], 1),
+            "modes_strict": _fmt([r["modes_strict"] for r in ok], 1),
+            "all_modes": f"{sum(r['modes_strict'] == k for r in ok)}/{len(rs)}" if k else "–",
+            "hq_pct": _fmt([r["hq_pct"] for r in ok], 1),
+            "rev_kl": _fmt([r["rev_kl"] for r in ok], 3),
+            "seconds": f"{np.mean([r['seconds'] for r in ok]):.0f}" if ok else "–",
+        })
+    return rows
+
+
+def write_table(results: list[dict], path: Path) -> str:
+    rows = summarise(results)
+    head = ("| strategies | data | modes | strict modes | seeds with every mode (strict) | HQ % | rev-KL | s/run |\n"
+            "|---|---|---|---|---|---|---|---|\n")
+    body = "".join(f"| `{r['strategies']}` | {r['data']} | {r['modes']} | {r['modes_strict']} | {r['all_modes']} | "
+                   f"{r['hq_pct']} | {r['rev_kl']} | {r['seconds']} |\n" for r in rows)
+    text = head + body
+    Path(path).write_text(text)
+    return text
