@@ -1,0 +1,35 @@
+import csv
+
+import pytest
+
+from modeguard.bench.suites import run_suite, summarise
+from modeguard.cli import main
+from modeguard.errors import ConfigError
+
+TINY = {"batch_size": 32, "eval_samples": 64, "model_options": {"g_hidden": [8], "d_hidden": [8], "z_dim": 2}}
+
+
+def test_suite_writes_csv_and_table_with_plain_row(tmp_path):
+    results = run_suite("mixtures", tmp_path, sets=["r1"], data=["ring8"], seeds=2, steps=5, workers=1,
+                        progress=False, base=TINY)
+    assert {r["strategies"] for r in results} == {"r1", "none"}  # the plain GAN is always measured
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert len(rows) == 4 and {r["seed"] for r in rows} == {"0", "1"}
+    table = (tmp_path / "results.md").read_text()
+    assert "| `none` | ring8 |" in table and "| `r1` | ring8 |" in table
+
+
+def test_summary_counts_seeds_that_kept_every_mode():
+    rs = [{"strategies": "x", "data": "ring8", "seed": s, "modes": m, "modes_strict": m, "hq_pct": 90.0,
+           "rev_kl": 0.1, "seconds": 1.0} for s, m in enumerate([8, 8, 7])]
+    (row,) = summarise(rs)
+    assert row["all_modes"] == "2/3"
+    assert row["modes"].startswith("7.7 ±")
+
+
+def test_bad_suite_inputs_fail_before_running(tmp_path):
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        run_suite("mixtures", tmp_path, sets=["nope"], data=["ring8"], seeds=1, steps=5, workers=1)
+    with pytest.raises(ConfigError, match="unknown suite"):
+        run_suite("cifar", tmp_path)
+    assert main(["bench", "--seeds", "0", "--out", str(tmp_path)]) == 2
