@@ -23,6 +23,7 @@ class Batch:
     fake_in: torch.Tensor | None = None
     d_real: torch.Tensor | None = None
     d_fake: torch.Tensor | None = None
+    loss: torch.Tensor | None = None
 
 
 class AdversarialObjective:

@@ -91,50 +91,47 @@ class Trainer:
         self._t_last_log = (0, self._t0)
 
     # ------------------------------------------------------------------ one step
+    def _phase(self, phase: str, real: torch.Tensor, fake: torch.Tensor, optimizer) -> Batch:
+        """One optimisation step of D (phase "d") or G (phase "g"): strategies transform D's
+        inputs, the objective gives the adversarial loss, strategies add their terms."""
+        ctx = self.ctx
+        batch = Batch(phase, real, fake)
+        with ctx.autocast():
+            batch.real_in, batch.fake_in = real, fake
+            for s in ctx.strategies:
+                batch.real_in, batch.fake_in = s.d_inputs(ctx, batch.real_in, batch.fake_in)
+            if phase == "d":
+                loss = ctx.objective.d_loss(ctx, batch)
+                extras = [s.d_loss(ctx, batch) for s in ctx.strategies]
+            else:
+                loss = ctx.objective.g_loss(ctx, batch)
+                extras = [s.g_loss(ctx, batch) for s in ctx.strategies]
+            for extra in extras:
+                if extra is not None:
+                    loss = loss + extra
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        batch.loss = loss.detach()
+        return batch
+
     def d_step(self) -> torch.Tensor:
         ctx = self.ctx
         n = ctx.config.batch_size
         real = ctx.sample_real(n)
         with torch.no_grad():
             fake = ctx.G(ctx.sample_z(n))
-        batch = Batch("d", real, fake)
-        with ctx.autocast():
-            batch.real_in, batch.fake_in = real, fake
-            for s in ctx.strategies:
-                batch.real_in, batch.fake_in = s.d_inputs(ctx, batch.real_in, batch.fake_in)
-            loss = ctx.objective.d_loss(ctx, batch)
-            for s in ctx.strategies:
-                extra = s.d_loss(ctx, batch)
-                if extra is not None:
-                    loss = loss + extra
-        ctx.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        ctx.opt_d.step()
-        ctx.last_d_batch = batch
-        return loss.detach()
+        ctx.last_d_batch = self._phase("d", real, fake, ctx.opt_d)
+        return ctx.last_d_batch.loss
 
     def g_step(self) -> torch.Tensor:
         ctx = self.ctx
         n = ctx.config.batch_size
 
         def step_fn() -> torch.Tensor:
-            real = ctx.last_d_batch.real
             fake = ctx.G(ctx.sample_z(n))
-            batch = Batch("g", real, fake)
-            with ctx.autocast():
-                batch.real_in, batch.fake_in = real, fake
-                for s in ctx.strategies:
-                    batch.real_in, batch.fake_in = s.d_inputs(ctx, batch.real_in, batch.fake_in)
-                loss = ctx.objective.g_loss(ctx, batch)
-                for s in ctx.strategies:
-                    extra = s.g_loss(ctx, batch)
-                    if extra is not None:
-                        loss = loss + extra
-            ctx.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            ctx.opt_g.step()
-            ctx.last_g_batch = batch
-            return loss.detach()
+            ctx.last_g_batch = self._phase("g", ctx.last_d_batch.real, fake, ctx.opt_g)
+            return ctx.last_g_batch.loss
 
         wrapped = step_fn
         for s in reversed(ctx.strategies):
