@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=None, help="steps per run (default: per data set)")
     b.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
     b.add_argument("--out", default="bench-out")
+    b.add_argument("--resume", action="store_true", help="keep the runs already in OUT/results.csv")
     return p
 
 
@@ -180,7 +181,8 @@ def cmd_bench(args) -> int:
 
     sets = [x.strip() for x in args.strategies.split("|")] if args.strategies else None
     data = [x.strip() for x in args.data.split(",")] if args.data else None
-    results = run_suite(args.suite, args.out, sets, data, args.seeds, args.steps, args.workers)
+    results = run_suite(args.suite, args.out, sets, data, args.seeds, args.steps, args.workers,
+                        resume=args.resume)
     print((Path(args.out) / "results.md").read_text())
     failed = [r for r in results if "error" in r]
     for r in failed:

@@ -52,7 +52,8 @@ def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | 
 
 def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: list[str] | None = None,
               seeds: int = 5, steps: int | None = None, workers: int | None = None, progress: bool = True,
-              base: dict | None = None) -> list[dict]:
+              base: dict | None = None, resume: bool = False) -> list[dict]:
+    """Run the suite into ``out``; with ``resume``, runs already in ``out/results.csv`` are kept, not redone."""
     if suite not in SUITES:
         raise ConfigError(f"unknown suite '{suite}'; choose one of {', '.join(SUITES)}")
     if seeds < 1:
@@ -65,17 +66,44 @@ def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "results.csv"
+    done = read_results(csv_path) if resume else []
+    done_keys = {_key(r) for r in done}
+    jobs = [j for j in jobs if _key(j.tags) not in done_keys]
     with open(csv_path, "w", newline="") as f:
-        csv.DictWriter(f, COLUMNS).writeheader()
+        writer = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: r.get(k, "") for k in COLUMNS} for r in done)
 
     def append(row: dict) -> None:
         with open(csv_path, "a", newline="") as f:
             csv.DictWriter(f, COLUMNS, extrasaction="ignore").writerow({k: row.get(k, "") for k in COLUMNS})
 
-    results = run_jobs(jobs, workers=workers, progress=progress, on_result=append)
+    results = done + run_jobs(jobs, workers=workers, progress=progress, on_result=append)
     write_table(results, out / "results.md")
     (out / "suite.json").write_text(json.dumps({"suite": suite, "sets": sets, "seeds": seeds, "steps": steps}))
     return results
+
+
+def _key(row: dict) -> tuple:
+    return (row["strategies"], row["data"], int(row["seed"]), int(row["steps"]))
+
+
+def read_results(path: Path) -> list[dict]:
+    """Successful rows of a results.csv, numbers parsed."""
+    if not Path(path).is_file():
+        return []
+    rows = []
+    for r in csv.DictReader(open(path)):
+        if r.get("error"):
+            continue
+        row = {k: v for k, v in r.items() if v != ""}
+        for k in ("seed", "steps", "modes", "modes_strict"):
+            row[k] = int(row[k])
+        for k in ("hq_pct", "rev_kl", "precision", "recall", "density", "coverage", "seconds"):
+            if k in row:
+                row[k] = float(row[k])
+        rows.append(row)
+    return rows
 
 
 def _fmt(values: list[float], digits: int) -> str:

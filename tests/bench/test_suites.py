@@ -33,3 +33,14 @@ def test_bad_suite_inputs_fail_before_running(tmp_path):
     with pytest.raises(ConfigError, match="unknown suite"):
         run_suite("cifar", tmp_path)
     assert main(["bench", "--seeds", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_resume_keeps_finished_runs(tmp_path):
+    first = run_suite("mixtures", tmp_path, sets=["r1"], data=["ring8"], seeds=1, steps=5, workers=1,
+                      progress=False, base=TINY)
+    again = run_suite("mixtures", tmp_path, sets=["r1"], data=["ring8"], seeds=2, steps=5, workers=1,
+                      progress=False, base=TINY, resume=True)
+    assert len(again) == 4
+    kept = {(r["strategies"], r["seed"]): r["seconds"] for r in again}
+    for r in first:  # the finished runs were read back, not run again
+        assert kept[(r["strategies"], r["seed"])] == pytest.approx(r["seconds"], rel=1e-6)
