@@ -39,6 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="strategy sets separated by '|'; the plain GAN ('none') is always added first")
     p.add_argument("--data", default="stacked-digits")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
@@ -62,7 +63,7 @@ def build_jobs(args) -> tuple[list[str], list[Job]]:
     jobs = []
     for strategies in sets:
         parse_strategies(strategies)  # fail before any run starts
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = TrainConfig(data=args.data, model="dcgan", strategies=strategies, steps=args.steps,
                                  batch_size=args.batch_size, lr_g=args.lr, lr_d=args.lr, seed=seed,
                                  device=args.device, amp=args.amp, eval_samples=args.eval_samples,
