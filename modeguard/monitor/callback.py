@@ -107,7 +107,8 @@ class MonitorCallback(Callback):
         reference, _ = self.space.featurize(ctx.data.reference(self.n_reference, seed=self.reference_seed))
         warmup = self.warmup if self.warmup is not None else int(0.1 * total)
         stall = self.stall if self.stall is not None else int(0.25 * total)
-        opts = {"warmup_steps": warmup, "stall_steps": stall, "seed": c.seed, **self.monitor_options}
+        opts = {"warmup_steps": warmup, "stall_steps": stall, "total_steps": total, "seed": c.seed,
+                **self.monitor_options}
         self.monitor = CollapseMonitor(reference, **self.space.monitor_kwargs(), **opts)
         return self.monitor
 

@@ -196,18 +196,17 @@ def diagnose(run_dir: str | Path, sample_checkpoints: bool = True, n: int = 2500
 
 
 def _mode_namer(data):
-    from .features import feature_space
+    """How to name mode i (no classifier is built for this)."""
+    from .features import point_space
 
     if data.modes is not None:
-        from .features import point_space
-
         return point_space(data).mode_name
-    if data.kind != "image":
-        return None
-    try:
-        return feature_space(data).mode_name
-    except Exception:  # no classifier: modes cannot be named
-        return None
+    if getattr(data, "stacked", False):
+        classes, channels = int(data.channel_classes), int(data.shape[0])
+        return lambda i: "triple " + "-".join(str((i // classes ** p) % classes) for p in range(channels - 1, -1, -1))
+    if getattr(data, "labelled", False):
+        return lambda i: f"class {i}"
+    return None
 
 
 def _checkpoint_modes(run: RunDir, abandoned: list[Path], n: int) -> list[CheckpointModes]:
@@ -282,7 +281,7 @@ def _advice(config: TrainConfig, d: Diagnosis, diverged: bool, overpower: bool, 
             out.append(f"healing did not finish the job: allow more heals (--max-heals {config.max_heals + 2}) "
                        "or a longer ladder (heal_ladder in a --config file)")
         rungs = [r.text for r in parse_ladder(None)]
-        missing = [t for t in rungs if "*" not in t and t.split(":")[0] not in have]
+        missing = [t for t in rungs if "*" not in t and t != "recipe" and t.split(":")[0] not in have]
         if "r1" not in have:
             missing.insert(0, "r1")
         if missing:

@@ -56,6 +56,8 @@ class Evidence:
     deviation: float
     since: int | None = None
     basis: str = "learned"
+    #: why a level below the ideal counts now (no progress, or too slow to get there)
+    note: str = ""
 
     def describe(self) -> str:
         def fmt(v):
@@ -73,6 +75,8 @@ class Evidence:
             text = f"{self.figure} {fmt(self.value)} vs {fmt(self.healthy)} ({where}{pct})"
         if self.since is not None:
             text += f" since step {self.since}"
+        if self.note:
+            text += f" ({self.note})"
         return text
 
     def to_dict(self) -> dict:

@@ -31,6 +31,8 @@ rates are those of the amended config, not the checkpoint's.
 
 Ladder rungs (strings):
 
+- ``recipe``: add every strategy of the default recipe that the run lacks (with the
+  recipe's options)
 - ``NAME`` or ``NAME:opt=v...``: add the strategy; if the run has it, set those options
 - ``NAME.OPT*F``: multiply a strategy option by F (a strategy not in the run is added
   with its defaults), e.g. ``r1.gamma*10``
@@ -54,10 +56,12 @@ from .callback import CollapseDetected, MonitorCallback
 from .events import DIVERGED, HEAL, Event, append_events
 
 #: what ``--on-collapse heal`` tries, in order (rungs naming a strategy that is not
-#: installed are left out): a stronger (or a first) R1 penalty, then packing, which both
-#: took a collapsed ring8 run to all modes in our runs (benchmarks/monitor.py); instance
-#: noise annealed over the whole run (added late, it still has noise to give); a slower G.
-DEFAULT_LADDER = ("r1.gamma*10", "pacgan", "instance-noise:anneal=1", "lr_g*0.5")
+#: installed are left out): first ModeGuard's default recipe (the strategies it lacks;
+#: tuned on the mixtures), then a stronger R1 penalty, packing, instance noise annealed
+#: over the whole run (added late, it still has noise to give), a slower G.
+DEFAULT_LADDER = ("recipe", "r1.gamma*10", "pacgan", "instance-noise:anneal=1", "lr_g*0.5")
+#: the rung that brings in every strategy of ModeGuard's default recipe the run lacks
+RECIPE_RUNG = "recipe"
 #: config numbers a ``FIELD*F`` rung may scale
 SCALABLE_FIELDS = {"lr_g": float, "lr_d": float, "n_critic": int, "batch_size": int}
 #: checks after a rollback during which the monitor raises no alarm (the run settles)
@@ -72,6 +76,8 @@ class Rung:
 
     def apply(self, config: TrainConfig) -> tuple[TrainConfig, str] | None:
         text = self.text
+        if text == RECIPE_RUNG:
+            return self._add_recipe(config)
         if "*" in text:
             target, _, factor_text = text.partition("*")
             factor = _factor(text, factor_text)
@@ -83,6 +89,8 @@ class Rung:
     def validate(self) -> None:
         """ConfigError when the rung cannot mean anything (unknown name, option or field)."""
         text = self.text
+        if text == RECIPE_RUNG:
+            return
         if "*" in text:
             target, _, factor_text = text.partition("*")
             _factor(text, factor_text)
@@ -101,6 +109,18 @@ class Rung:
                 parse_strategy(text)
             except ConfigError as e:
                 raise ConfigError(f"heal_ladder: {e}") from None
+
+    @classmethod
+    def _add_recipe(cls, config) -> tuple[TrainConfig, str] | None:
+        from ..config import DEFAULT_RECIPE
+
+        changes = []
+        for spec in DEFAULT_RECIPE:
+            applied = cls._set_strategy(config, spec)
+            if applied is not None:
+                config, what = applied
+                changes.append(what)
+        return (config, "; ".join(changes)) if changes else None
 
     @staticmethod
     def _set_strategy(config, text: str) -> tuple[TrainConfig, str] | None:
@@ -134,6 +154,11 @@ class Rung:
     @staticmethod
     def _scale_field(config, field: str, factor: float) -> tuple[TrainConfig, str] | None:
         old = getattr(config, field)
+        if old is None and field in ("lr_g", "lr_d"):  # unset: the default for the data's kind
+            from ..config import DEFAULT_LR
+            from ..data import resolve_data
+
+            old = DEFAULT_LR[resolve_data(config.data).kind]
         new = max(1, int(round(old * factor))) if SCALABLE_FIELDS[field] is int else old * factor
         if new == old:
             return None
@@ -175,6 +200,8 @@ def parse_ladder(value) -> list[Rung]:
 
 
 def _rung_strategy(text: str) -> str | None:
+    if text == RECIPE_RUNG:
+        return None
     target = text.partition("*")[0]
     if "*" in text and "." not in target:
         return None

@@ -33,9 +33,10 @@ How it decides (the healthy levels are learned online):
   only from a learned level of at least half the ideal one),
   or it is **stuck** below its ideal level (a known mode missing; coverage or diversity
   under half of real data's) while the run has made no progress for ``stall_steps`` (no
-  mode more, no clear rise of coverage, diversity or high-quality share). A run still
-  climbing towards all modes is not stuck; one that never got there and stopped
-  improving is.
+  mode more, no clear rise of coverage, diversity or high-quality share), or, when
+  ``total_steps`` is given, in the second half of the run, the figure's pace over the
+  last ``stall_steps`` would not take it to that level by the end. A run still climbing
+  fast enough towards all modes is not stuck; one that stopped, or crawls, is.
 - Persistence: the first bad reading opens an episode (``collapse_suspected``); the
   episode is confirmed (``collapse_confirmed``) at ``patience`` bad readings, and closed
   (``recovered``) by ``recover_after`` good readings in a row. One good reading between
@@ -139,7 +140,8 @@ class CollapseMonitor:
     """
 
     def __init__(self, reference, centers=None, std: float | None = None, weights=None, num_modes: int | None = None,
-                 *, warmup_steps: int = 0, stall_steps: int = 0, patience: int = 3,
+                 *, warmup_steps: int = 0, stall_steps: int = 0, total_steps: int | None = None,
+                 pace_after: float = 0.5, patience: int = 3,
                  recover_after: int = 2, modes_tol: float = 0.05, coverage_tol: float = 0.25,
                  diversity_tol: float = 0.3, ideal_modes_tol: float = 0.03, ideal_tol: float = 0.5,
                  mode_share: float = 0.1, d_overpower: float = 0.95, k: int = 5, max_samples: int = 2000,
@@ -168,6 +170,8 @@ class CollapseMonitor:
             self.weights = w / w.sum()
         self.warmup_steps = int(warmup_steps)
         self.stall_steps = int(stall_steps)
+        self.total_steps = int(total_steps) if total_steps else None
+        self.pace_after = pace_after
         #: figures that can signal collapse (coverage only where the modes are unknown)
         self.triggers = ("modes", "diversity") if num_modes is not None else ("coverage", "diversity")
         self.patience, self.recover_after = int(patience), int(recover_after)
@@ -193,6 +197,8 @@ class CollapseMonitor:
         self.best: dict[str, float] = {}
         self.progress_step: int | None = None  # when some figure last made real progress
         self.progress_ref: dict[str, float] = {}  # the levels that progress was measured from
+        self.held_history: list[tuple[int, dict]] = []  # (step, held levels) for the pace test
+        self.last_values: dict[str, float] = {}  # the trigger figures of the last reading
         self.previous: dict[str, float] = {}
         self.episode: dict | None = None  # {"since", "bad", "good_streak", "confirmed"}
         self.figure_since: dict[str, int] = {}
@@ -209,6 +215,8 @@ class CollapseMonitor:
         """JSON-serialisable state (the learned levels and any open episode)."""
         return {"best": dict(self.best), "progress_step": self.progress_step,
                 "progress_ref": dict(self.progress_ref), "previous": dict(self.previous),
+                "held_history": [[st, dict(h)] for st, h in self.held_history],
+                "last_values": dict(self.last_values),
                 "episode": dict(self.episode) if self.episode else None, "figure_since": dict(self.figure_since),
                 "overpower_since": self.overpower_since, "overpower_count": self.overpower_count,
                 "overpower_raised": self.overpower_raised, "diverged": self.diverged,
@@ -219,6 +227,8 @@ class CollapseMonitor:
         self.best = {k: float(v) for k, v in state.get("best", {}).items()}
         self.progress_step = state.get("progress_step")
         self.progress_ref = {k: float(v) for k, v in state.get("progress_ref", {}).items()}
+        self.held_history = [(int(st), {k: float(v) for k, v in h.items()}) for st, h in state.get("held_history", [])]
+        self.last_values = {k: float(v) for k, v in state.get("last_values", {}).items()}
         self.previous = {k: float(v) for k, v in state.get("previous", {}).items()}
         self.episode = dict(state["episode"]) if state.get("episode") else None
         self.figure_since = {k: int(v) for k, v in state.get("figure_since", {}).items()}
@@ -385,7 +395,13 @@ class CollapseMonitor:
                     found = Evidence(name, value, ideal, threshold, (ideal - value) / max(ideal, 1e-12),
                                      basis="ideal")
                     stalled_since = self.progress_step if self.progress_step is not None else r.step
-                    active = past_warmup and r.step - stalled_since >= self.stall_steps
+                    if past_warmup and r.step - stalled_since >= self.stall_steps:
+                        active, found.note = True, f"no progress since step {stalled_since}"
+                    elif past_warmup:
+                        projected = self._projected(name, r.step)
+                        if projected is not None and projected < threshold:
+                            active = True
+                            found.note = (f"at its pace it would reach {projected:.3g} by step {self.total_steps}")
             key = f"{name}/{found.basis}" if found is not None else None
             for k in [k for k in self.figure_since if k.startswith(name + "/") and k != key]:
                 del self.figure_since[k]  # a figure back to health, or bad for another reason now
@@ -396,6 +412,24 @@ class CollapseMonitor:
             if alarms and active:
                 raising.append(found)
         return raising, all_bad
+
+    def _projected(self, name: str, step: int) -> float | None:
+        """Where the figure's held level gets by the end of the run at its pace over the last
+        ``stall_steps`` (None before the second half of a run of known length)."""
+        if not self.total_steps or step < self.pace_after * self.total_steps or not self.held_history:
+            return None
+        window = max(self.stall_steps, 1)
+        now_step, now = self.held_history[-1]  # this reading's
+        if name not in now:
+            return None
+        then_step, then = next(((st, h) for st, h in reversed(self.held_history) if st <= step - window),
+                               self.held_history[0])
+        # a figure still at zero has not started climbing (a slow start, e.g. no mode with
+        # its share yet): there is no pace to extrapolate, the no-progress test speaks for it
+        if name not in then or now_step <= then_step or now[name] <= 0:
+            return None
+        pace = max(0.0, (now[name] - then[name]) / (now_step - then_step))
+        return now[name] + pace * max(0, self.total_steps - step)
 
     def _learn(self, r: Reading) -> None:
         """Raise learned levels to what the run held for two readings in a row, and restart
@@ -419,7 +453,21 @@ class CollapseMonitor:
         if self.progress_step is None:
             self.progress_step = r.step
 
+    def _record_held(self, r: Reading) -> None:
+        """Keep (step, held level) of the trigger figures over the pace window: the held level
+        is the lower of this reading and the one before (one lucky reading is no pace)."""
+        if not self.total_steps:
+            return
+        current = {n: r.figures[n] for n in self.triggers if n in r.figures}
+        held = {n: min(v, self.last_values.get(n, v)) for n, v in current.items()}
+        self.last_values = current
+        if held:
+            self.held_history.append((r.step, held))
+        while len(self.held_history) > 2 and self.held_history[1][0] <= r.step - max(self.stall_steps, 1):
+            self.held_history.pop(0)
+
     def _check_collapse(self, r: Reading) -> list[Event]:
+        self._record_held(r)
         alarms = r.step >= self.quiet_until
         raising, all_bad = self._collapse_evidence(r, alarms)
         r.bad = all_bad

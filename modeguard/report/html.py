@@ -344,7 +344,6 @@ def strategy_figure(strategy: str, rows: list[dict]) -> bytes:
         ax.set_xticklabels(data_sets, fontsize=8)
         ax.set_title({"hq_pct": "HQ %", "rev_kl": "rev-KL", "kl": "KL"}.get(m, m), fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(strategy or "none", fontsize=10)
     fig.tight_layout()
     return _fig_png(fig)
 

@@ -43,7 +43,7 @@ def healed_run(tiny_config, path):
     cb = MonitorCallback(n_samples=300, n_reference=400, warmup=10, stall=1000,
                          feature_space=scripted_space(set(range(7, 10))))
     config = tiny_config(steps=60, monitor_every=5, ckpt_every=10, sample_every=20, on_collapse="heal",
-                         heal_ladder=["lr_g*0.5"])
+                         heal_ladder=["lr_g*0.5"], lr_g=1e-4, lr_d=1e-4)
     return heal_loop(start_run(config, path, callbacks=[cb]), echo=False)
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from modeguard.config import TrainConfig
+from modeguard.config import DEFAULT_LR, TrainConfig
 from modeguard.errors import ConfigError
 from modeguard.monitor.callback import MonitorCallback
 from modeguard.monitor.events import read_events
@@ -16,7 +16,7 @@ from .helpers import scripted_space
 
 
 def _heal_run(tiny_config, tmp_path, collapsed, stall=1000, **kw):
-    opts = dict(steps=60, monitor_every=5, ckpt_every=10, sample_every=20, on_collapse="heal")
+    opts = dict(steps=60, monitor_every=5, ckpt_every=10, sample_every=20, on_collapse="heal", lr_g=1e-4, lr_d=1e-4)
     opts.update(kw)
     cb = MonitorCallback(n_samples=300, n_reference=400, warmup=10, stall=stall,
                          feature_space=scripted_space(set(collapsed)))
@@ -104,7 +104,9 @@ def test_ladder_rungs():
     cfg, what = Rung("r1:gamma=1").apply(recipe)
     assert cfg.strategies[0] == "r1" and "gamma 0.1 -> 1" in what
     cfg, what = Rung("lr_g*0.5").apply(recipe)
-    assert cfg.lr_g == pytest.approx(5e-5) and what.startswith("lr_g")
+    assert cfg.lr_g == pytest.approx(0.5 * DEFAULT_LR["points"]) and what.startswith("lr_g")
+    cfg, _ = Rung("lr_g*0.5").apply(TrainConfig(lr_g=1e-4))
+    assert cfg.lr_g == pytest.approx(5e-5)
     assert parse_ladder("instance-noise:sigma=0.2,anneal=1,lr_g*0.5") == [
         Rung("instance-noise:sigma=0.2:anneal=1"), Rung("lr_g*0.5")]
     for bad, match in [("nope", "unknown strategy"), ("r1.nope*2", "no numeric option"), ("seed*2", "only"),
@@ -112,6 +114,12 @@ def test_ladder_rungs():
         with pytest.raises(ConfigError, match=match):
             parse_ladder([bad])
     assert [r.text for r in parse_ladder(None)] == [r for r in DEFAULT_LADDER]
+    from modeguard.config import DEFAULT_RECIPE
+
+    cfg, what = Rung("recipe").apply(TrainConfig(strategies="none"))
+    assert [s.split(":")[0] for s in cfg.strategies] == [s.split(":")[0] for s in DEFAULT_RECIPE]
+    assert what.startswith("added ")
+    assert Rung("recipe").apply(TrainConfig()) is None  # the run already has the recipe
 
 
 def test_transplant_into_a_wider_discriminator_keeps_g(tiny_config, tmp_path):

@@ -240,3 +240,22 @@ def test_events_round_trip_through_jsonl(tmp_path):
     assert back[0].kind == "diverged" and back[0].step == 7 and math.isnan(back[0].evidence[0].value)
     assert back[0].evidence[0].deviation == float("inf")
     json.loads(path.read_text().splitlines()[0])  # strict JSON (no NaN literals)
+
+
+def test_a_run_crawling_too_slowly_to_cover_every_mode_is_flagged_in_its_second_half():
+    data, ref = _mixture("ring8")
+    rng = np.random.default_rng(13)
+
+    def fakes(modes_alive):
+        idx = rng.integers(modes_alive, size=800)
+        return data.modes.centers[idx] + data.modes.std * rng.standard_normal((800, 2))
+
+    def run(pace_every):  # one more mode every `pace_every` steps, from 2 modes
+        mon = _monitor(data, ref, warmup_steps=1000, stall_steps=2500, total_steps=10000)
+        return [e for step in range(200, 10001, 200)
+                for e in mon.update(step, fakes(min(8, 2 + step // pace_every)))]
+
+    slow = [e for e in run(2400) if e.kind == "collapse_confirmed"]  # would end with 6 of 8
+    assert len(slow) == 1 and 5000 <= slow[0].step <= 5600
+    assert "at its pace it would reach" in slow[0].message
+    assert [e for e in run(1200) if e.kind == "collapse_confirmed"] == []  # all 8 by step 7200

@@ -1,0 +1,237 @@
+"""How well the collapse monitor detects collapse, what it costs, and whether healing heals.
+
+Three measurements, one training process at a time, one torch thread:
+
+``detect``: runs on mixtures with ground truth, the monitor in ``warn`` mode at its
+default settings (a check every steps // 50). At every check a separate judge samples
+2,500 points (another seed) and counts the *strict* modes (>= 20 high-quality samples,
+the protocol's strict count). From that series:
+
+- a run **collapsed** when its true mode count *fell* (below the best it had held for two
+  checks, that best being at least half the modes, for two checks in a row: the collapse
+  begins at the first of them) or when it ends with fewer than all modes (it never
+  covered them, or lost them);
+- a collapse is **flagged** when the monitor confirmed a collapse (``collapse_confirmed``);
+  for falls we report the steps from the fall to the confirmation;
+- a run is **healthy** when it ends with every mode and its count never fell; any
+  confirmation on it is a **false alarm**.
+
+``detect --induce STEP`` breaks a healthy run on purpose at STEP (every learning rate x10,
+penalties off), to measure how fast a *fall* from a healthy level is flagged.
+
+``overhead``: the monitor's own time (sampling, features, metrics, decisions) against the
+run's training time, from the same runs.
+
+``heal``: ``modeguard train --data D --strategy none --on-collapse heal`` per seed: the
+final mode count, the heals done and the wall time.
+
+    python benchmarks/monitor.py detect --runs ring8:none:0,1,2 ring8:recipe:0 grid25:none:0
+    python benchmarks/monitor.py heal --data ring8 --seeds 0,1,2
+    python benchmarks/monitor.py summary      # tables from the results files
+
+Results are appended (one JSON line per run) to ``benchmarks/results/monitor-*.jsonl``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from modeguard.config import DEFAULT_RECIPE, TrainConfig
+from modeguard.metrics import mode_coverage
+from modeguard.monitor.callback import MonitorCallback
+from modeguard.train import Callback, Trainer
+
+RESULTS = Path(__file__).parent / "results"
+STRICT = 20
+
+
+class Judge(Callback):
+    """Ground truth at every monitor check: the strict mode count of 2,500 samples."""
+
+    def __init__(self, every: int):
+        self.every, self.series, self.seconds = every, [], 0.0
+
+    def on_step_end(self, trainer):
+        if trainer.ctx.step % self.every:
+            return
+        t0 = time.perf_counter()
+        data = trainer.ctx.data
+        x = trainer.sample(2500, seed=999)
+        m = mode_coverage(x, data.modes.centers, data.modes.std, data.modes.weights, strict_min=STRICT)
+        self.series.append((trainer.ctx.step, m["modes_strict"]))
+        self.seconds += time.perf_counter() - t0
+
+
+def truth(series: list[tuple[int, int]], k: int) -> dict:
+    """Collapse facts of a (step, strict modes) series; see the module docstring. A fall
+    counts from a held level of at least half the modes (below that the run never
+    covered the data, and its count only wanders)."""
+    best, fall_at, reached = -1, None, False
+    for i in range(1, len(series)):
+        held = min(series[i][1], series[i - 1][1])
+        nxt = series[i + 1][1] if i + 1 < len(series) else series[i][1]
+        if fall_at is None and best >= max(1, k / 2) and series[i][1] < best and nxt < best:
+            fall_at = series[i][0]
+        best = max(best, held)
+        reached |= series[i][1] >= k
+    final = series[-1][1] if series else 0
+    collapsed = fall_at is not None or final < k
+    return {"fall_at": fall_at, "final_strict": final, "best_strict": max(best, 0), "reached_all": reached,
+            "collapsed": collapsed, "healthy": not collapsed}
+
+
+class Induce(Callback):
+    """Forces a collapse into a healthy run: at ``step``, every learning rate x10 and every
+    penalty weight (``gamma``) set to 0 (the known way to break a GAN that works)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, trainer):
+        if trainer.ctx.step != self.step:
+            return
+        for opt in (trainer.ctx.opt_g, trainer.ctx.opt_d):
+            for group in opt.param_groups:
+                group["lr"] *= 10
+        for s in trainer.ctx.strategies:
+            if "gamma" in s.opts:
+                s.opts["gamma"] = 0.0
+
+
+def strategies_of(name: str) -> str:
+    return ",".join(DEFAULT_RECIPE) if name == "recipe" else name
+
+
+def detect_one(data: str, strategies: str, seed: int, steps: int | None, induce: int | None = None) -> dict:
+    torch.set_num_threads(1)
+    config = TrainConfig(data=data, strategies=strategies_of(strategies), seed=seed, steps=steps, progress=False,
+                         sample_every=10**9, ckpt_every=10**9, on_collapse="warn")
+    total = config.resolved_steps()
+    monitor = MonitorCallback(echo=False)
+    judge = Judge(max(1, total // 50))
+    extra = [Induce(induce)] if induce else []
+    trainer = Trainer(config, None, callbacks=[*extra, monitor, judge])
+    t0 = time.perf_counter()
+    result = trainer.fit()
+    wall = time.perf_counter() - t0
+    k = len(trainer.ctx.data.modes.centers)
+    facts = truth(judge.series, k)
+    confirmed = [e for e in monitor.events if e.kind == "collapse_confirmed"]
+    after_fall = [e for e in confirmed if facts["fall_at"] is not None and e.step >= facts["fall_at"]]
+    train_s = wall - monitor.seconds - judge.seconds
+    return {"data": data, "strategies": strategies + (f" (broken at {induce})" if induce else ""), "seed": seed,
+            "steps": total, "modes_final": result["modes"],
+            "modes_strict_final": result["modes_strict"], "k": k, **facts,
+            "confirmed_steps": [e.step for e in confirmed],
+            "flagged": bool(confirmed),
+            "fall_flagged_after": (after_fall[0].step - facts["fall_at"]) if after_fall else None,
+            "events": [f"{e.kind}@{e.step}" for e in monitor.events],
+            "monitor_s": round(monitor.seconds, 2), "train_s": round(train_s, 2),
+            "overhead_pct": round(100 * monitor.seconds / max(train_s, 1e-9), 2), "checks": monitor.checks,
+            "truth_series": judge.series}
+
+
+def heal_one(data: str, seed: int, steps: int | None, out: Path) -> dict:
+    from modeguard.cli import main
+
+    shutil.rmtree(out, ignore_errors=True)
+    argv = ["train", "--data", data, "--strategy", "none", "--seed", str(seed), "--on-collapse", "heal",
+            "--out", str(out), "--no-progress"] + (["--steps", str(steps)] if steps else [])
+    t0 = time.perf_counter()
+    code = main(argv)
+    wall = time.perf_counter() - t0
+    saved = json.loads((out / "eval.json").read_text()) if (out / "eval.json").is_file() else {}
+    return {"data": data, "seed": seed, "exit": code, "modes": saved.get("modes"), "modes_strict": saved.get("modes_strict"),
+            "hq_pct": saved.get("hq_pct"), "rev_kl": saved.get("rev_kl"), "heals": saved.get("heals", []),
+            "final_strategies": saved.get("strategies"), "seconds": round(wall, 1)}
+
+
+def _append(name: str, row: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / name, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _rows(name: str) -> list[dict]:
+    path = RESULTS / name
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
+
+
+def summary() -> str:
+    lines = []
+    runs = _rows("monitor-detect.jsonl")
+    for r in runs:  # the definitions live here, not in the stored rows
+        r.update(truth([tuple(x) for x in r["truth_series"]], r["k"]))
+        after = [s for s in r["confirmed_steps"] if r["fall_at"] is not None and s >= r["fall_at"]]
+        r["fall_flagged_after"] = after[0] - r["fall_at"] if after else None
+    if runs:
+        lines += ["| data | strategies | seed | true strict modes (best -> final) | fell at | monitor confirmed at | "
+                  "verdict | overhead |", "|---|---|---|---|---|---|---|---|"]
+        for r in runs:
+            verdict = ("collapse, flagged" if r["collapsed"] and r["flagged"] else
+                       "collapse, MISSED" if r["collapsed"] else
+                       "healthy, FALSE ALARM" if r["flagged"] else "healthy, quiet")
+            lines.append(f"| {r['data']} | {r['strategies']} | {r['seed']} | {r['best_strict']} -> {r['final_strict']}"
+                         f"/{r['k']} | {r['fall_at'] or '-'} | {', '.join(map(str, r['confirmed_steps'])) or '-'} | "
+                         f"{verdict} | {r['overhead_pct']:.1f}% |")
+        collapsed = [r for r in runs if r["collapsed"]]
+        healthy = [r for r in runs if r["healthy"]]
+        falls = [r for r in runs if r["fall_at"] is not None]
+        delays = [r["fall_flagged_after"] for r in falls if r["fall_flagged_after"] is not None]
+        lines += ["", f"collapses flagged: {sum(r['flagged'] for r in collapsed)}/{len(collapsed)}; "
+                      f"falls flagged after the fall: {len(delays)}/{len(falls)}"
+                      + (f" (median {statistics.median(delays):.0f} steps after)" if delays else "")
+                      + f"; false alarms: {sum(r['flagged'] for r in healthy)}/{len(healthy)} healthy runs; "
+                      f"monitor overhead: median {statistics.median(r['overhead_pct'] for r in runs):.1f}% of "
+                      f"training time (max {max(r['overhead_pct'] for r in runs):.1f}%)"]
+    heals = _rows("monitor-heal.jsonl")
+    if heals:
+        lines += ["", "| data | seed | final modes (strict) | HQ % | heals | final strategies | seconds |",
+                  "|---|---|---|---|---|---|---|"]
+        for h in heals:
+            what = "; ".join(f"{x['cause'].split('_')[-1]}@{x['cause_step']} -> {x['change']}" for x in h["heals"]) or "-"
+            lines.append(f"| {h['data']} | {h['seed']} | {h['modes']} ({h['modes_strict']}) | {h['hq_pct']:.1f} | "
+                         f"{what} | {','.join(h['final_strategies'] or []) or 'none'} | {h['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("detect")
+    d.add_argument("--runs", nargs="+", required=True, help="DATA:STRATEGIES:SEEDS, e.g. ring8:none:0,1 "
+                                                            "(STRATEGIES 'recipe' = the default recipe; '+' joins)")
+    d.add_argument("--steps", type=int, default=None)
+    d.add_argument("--induce", type=int, default=None,
+                   help="force a collapse at this step (lr x10, penalties off) to measure detection of a fall")
+    h = sub.add_parser("heal")
+    h.add_argument("--data", default="ring8")
+    h.add_argument("--seeds", default="0,1,2")
+    h.add_argument("--steps", type=int, default=None)
+    h.add_argument("--out", default="/tmp/modeguard-heal-bench")
+    sub.add_parser("summary")
+    args = p.parse_args()
+    if args.cmd == "detect":
+        for spec in args.runs:
+            data, rest = spec.split(":", 1)
+            strategies, seeds = rest.rsplit(":", 1)
+            for seed in map(int, seeds.split(",")):
+                row = detect_one(data, strategies.replace("+", ","), seed, args.steps, args.induce)
+                _append("monitor-detect.jsonl", row)
+                print(json.dumps({k: v for k, v in row.items() if k != "truth_series"}), flush=True)
+    elif args.cmd == "heal":
+        for seed in map(int, args.seeds.split(",")):
+            row = heal_one(args.data, seed, args.steps, Path(args.out) / f"{args.data}-seed{seed}")
+            _append("monitor-heal.jsonl", row)
+            print(json.dumps(row), flush=True)
+    print(summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Feature spaces: raw values for points, the mode classifier's features and labels for images."""
+import numpy as np
+import torch
+
+from modeguard.data import resolve_data
+from modeguard.monitor import CollapseMonitor
+from modeguard.monitor.features import feature_space
+
+
+def test_points_use_raw_values_and_the_mixture_centres():
+    data = resolve_data("grid25")
+    space = feature_space(data)
+    x = data.reference(10)
+    feats, labels = space.featurize(x)
+    assert np.array_equal(feats, x) and labels is None
+    assert space.monitor_kwargs()["centers"].shape == (25, 2)
+    assert space.mode_name(0) == "mode 0 at (-4.00, -4.00)"
+
+
+def test_stacked_images_use_classifier_features_and_label_triples():
+    data = resolve_data("stacked-digits")
+    space = feature_space(data)
+    assert space.name == "mode classifier" and space.num_modes == 1000
+    ref, ref_modes = space.featurize(data.reference(600, seed=3))
+    assert ref.shape[0] == 600 and ref_modes.shape == (600,) and ref_modes.max() < 1000
+    mon = CollapseMonitor(ref, **space.monitor_kwargs(), warmup_steps=100, stall_steps=10**6)
+    gen = torch.Generator().manual_seed(4)
+    events = []
+    for step in range(100, 701, 100):
+        x = data.to_data_space(data.sample(300, gen))
+        if step >= 500:
+            x = np.repeat(x[:3], 100, axis=0)  # three images over and over: a collapsed G
+        feats, modes = space.featurize(x)
+        events += mon.update(step, feats, fake_modes=modes)
+    assert [e.kind for e in events] == ["collapse_suspected", "collapse_confirmed"]
+    assert events[1].step == 700 and events[1].evidence[0].figure == "modes"
+    assert events[1].evidence[0].value <= 3
