@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..errors import CheckpointError
 from ..train.checkpoint import RunDir
 from .events import COLLAPSE_CONFIRMED, COLLAPSE_SUSPECTED, D_OVERPOWERING, DIVERGED, HEAL, RECOVERED, STOPPED, read_events
 
@@ -87,11 +86,7 @@ def _status(run: RunDir, total: int, last_step: int, events) -> str:
 
 def diagnose(run_dir: str | Path, sample_checkpoints: bool = True, n: int = 2500) -> Diagnosis:
     """Read a run directory and explain it (see the module docstring)."""
-    run = RunDir(run_dir)
-    if not run.path.is_dir():
-        raise CheckpointError(f"run directory not found: {run.path}")
-    if not run.is_run():
-        raise CheckpointError(f"{run.path} is not a ModeGuard run (no config.yaml)")
+    run = RunDir(run_dir).require()
     config = TrainConfig.load(run.config)
     total = config.resolved_steps()
     metrics = run.read_jsonl(run.metrics)

@@ -81,6 +81,14 @@ class RunDir:
     def is_run(self) -> bool:
         return self.config.is_file()
 
+    def require(self) -> "RunDir":
+        """This run directory, or a CheckpointError saying why it is not one."""
+        if not self.path.is_dir():
+            raise CheckpointError(f"run directory not found: {self.path}")
+        if not self.is_run():
+            raise CheckpointError(f"{self.path} is not a ModeGuard run (no config.yaml)")
+        return self
+
     def holds_anything(self) -> bool:
         return self.path.is_dir() and any(self.path.iterdir())
 

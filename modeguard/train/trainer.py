@@ -366,11 +366,7 @@ class Trainer:
     def open(cls, run_dir: str | Path, checkpoint: str | Path | None = None, callbacks=(),
              **overrides) -> "Trainer":
         """Rebuild a run from its directory and load its newest (or the given) checkpoint."""
-        run = RunDir(run_dir)
-        if not run.path.is_dir():
-            raise CheckpointError(f"run directory not found: {run.path}")
-        if not run.is_run():
-            raise CheckpointError(f"{run.path} is not a ModeGuard run (no config.yaml)")
+        run = RunDir(run_dir).require()
         config = TrainConfig.load(run.config)
         for k, v in overrides.items():
             setattr(config, k, v)
