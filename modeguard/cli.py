@@ -172,7 +172,8 @@ def cmd_strategies(args) -> int:
         print(f"{name:<18} {cls.summary}  [article remedy {remedies}]")
         for opt, o in cls.options.items():
             extra = f" one of {'/'.join(map(str, o.choices))}" if o.choices else ""
-            print(f"    {opt}={o.default!s:<10} {o.help}{extra}")
+            default = "+".join(o.default) if isinstance(o.default, tuple) else o.default
+            print(f"    {opt}={default!s:<10} {o.help}{extra}")
     return 0
 
 
