@@ -51,7 +51,7 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..errors import CheckpointError, ConfigError, DivergenceError
 from ..strategies import parse_strategies, parse_strategy, registry
-from ..train.checkpoint import CKPT_RE, atomic_write_bytes, load_checkpoint, save_checkpoint
+from ..train.checkpoint import CKPT_RE, RunDir, atomic_write_bytes, load_checkpoint, save_checkpoint
 from .callback import CollapseDetected, MonitorCallback
 from .events import DIVERGED, HEAL, Event, append_events
 
@@ -282,8 +282,8 @@ def archive_branch(run, after_step: int, dest: Path, keep_checkpoint: bool = Tru
         keep = [r for r in rows if r.get("step", 0) <= after_step or r.get("kind") == HEAL]
         moved = [r for r in rows if not (r.get("step", 0) <= after_step or r.get("kind") == HEAL)]
         if moved:
-            _write_jsonl(dest / name, moved)
-            _write_jsonl(path, keep)
+            RunDir.write_jsonl(dest / name, moved)
+            RunDir.write_jsonl(path, keep)
     later = [(s, p) for s, p in run.checkpoints() if s > after_step]
     for i, (_, p) in enumerate(later):
         if keep_checkpoint and i == len(later) - 1:
@@ -303,10 +303,6 @@ def _step_of(name: str) -> int | None:
     stem = name.rsplit(".", 1)[0]
     m = CKPT_RE.match(stem + ".pt")
     return int(m.group(1)) if m else None
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write_bytes(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
 
 
 class HealRecord:

@@ -127,5 +127,9 @@ class RunDir:
 
     def truncate_jsonl(self, path: Path, after_step: int) -> None:
         """Drop rows logged after ``after_step`` (they belong to work a resume redoes)."""
-        rows = [r for r in self.read_jsonl(path) if r.get("step", 0) <= after_step]
+        self.write_jsonl(path, [r for r in self.read_jsonl(path) if r.get("step", 0) <= after_step])
+
+    @staticmethod
+    def write_jsonl(path: Path, rows: list[dict]) -> None:
+        """Replace ``path`` atomically with one JSON line per row."""
         atomic_write_bytes(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
