@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..losses import get_loss
-from .base import Option, Strategy, parse_strategies, register
+from ._listing import listed
+from .base import Option, Strategy, register
 
 
 @register
@@ -29,7 +30,7 @@ class LabelSmoothing(Strategy):
         if not get_loss(config.loss).probabilistic:
             raise ConfigError(f"strategy '{self.name}' needs a cross-entropy loss (minimax or ns), "
                               f"got loss '{config.loss}'")
-        if any(s.name == "multi-g" for s in parse_strategies(config.strategies)):
+        if "multi-g" in listed(config):
             raise ConfigError(f"strategy '{self.name}' does not apply to multi-g, whose D is a (K+1)-way "
                               f"classifier rather than one real/fake logit")
 
