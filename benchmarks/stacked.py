@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sets", default="r1:gamma=1,ema|pacgan",
                    help="strategy sets separated by '|'; the plain GAN ('none') is always added first")
+    p.add_argument("--skip-plain", action="store_true", help="do not add the plain GAN (e.g. when it was run before)")
     p.add_argument("--data", default="stacked-digits")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
@@ -59,7 +60,9 @@ def slug(strategies: str) -> str:
 
 def build_jobs(args) -> tuple[list[str], list[Job]]:
     sets = [s.strip() for s in args.sets.split("|") if s.strip()]
-    sets = [PLAIN, *[s for s in sets if s != PLAIN]]
+    sets = [s for s in sets if s != PLAIN]
+    if not args.skip_plain:
+        sets = [PLAIN, *sets]
     jobs = []
     for strategies in sets:
         parse_strategies(strategies)  # fail before any run starts

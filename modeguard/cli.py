@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, typ in TRAIN_FLAGS.items():
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--strategy", dest="strategies", default=None,
-                   help="comma-separated strategies, e.g. 'r1:gamma=1,ema'; 'none' = plain GAN")
+                   help="comma-separated strategies, e.g. 'r1:gamma=1,ema'; 'none' = plain GAN; "
+                        "default: 'default', the recommended recipe for the data's kind")
     t.add_argument("--lr", type=float, default=None, help="set both lr-g and lr-d")
     t.add_argument("--amp", action="store_true", default=None, help="bf16 autocast on CUDA")
     t.add_argument("--tensorboard", action="store_true", default=None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_RECIPE, TrainConfig
+from ..config import DEFAULT_RECIPE, TrainConfig, is_default_recipe
 from ..errors import ConfigError
 from ..strategies import parse_strategies, registry
 from .runner import Job, run_jobs
@@ -39,7 +39,8 @@ def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | 
                base: dict | None = None) -> list[Job]:
     jobs = []
     for st in sets:
-        parse_strategies(st)  # fail early, before any run starts
+        if not is_default_recipe(st):
+            parse_strategies(st)  # fail early, before any run starts
         for d in data:
             for seed in seeds:
                 cfg = TrainConfig(**{**(base or {}), "data": d, "seed": seed, "strategies": st, "steps": steps,

@@ -48,7 +48,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import TrainConfig
+from ..config import DEFAULT_RECIPES, TrainConfig, is_default_recipe
+from ..data import resolve_data
 from ..errors import CheckpointError, ConfigError, DivergenceError
 from ..strategies import parse_strategies, parse_strategy, registry
 from ..train.checkpoint import CKPT_RE, RunDir, atomic_write_bytes, load_checkpoint, save_checkpoint
@@ -76,6 +77,9 @@ class Rung:
 
     def apply(self, config: TrainConfig) -> tuple[TrainConfig, str] | None:
         text = self.text
+        if is_default_recipe(config.strategies):  # a config not yet built: spell its recipe out
+            kind = resolve_data(config.data).kind
+            config = dataclasses.replace(config, strategies=config.for_kind(kind).strategies)
         if text == RECIPE_RUNG:
             return self._add_recipe(config)
         if "*" in text:
@@ -112,10 +116,8 @@ class Rung:
 
     @classmethod
     def _add_recipe(cls, config) -> tuple[TrainConfig, str] | None:
-        from ..config import DEFAULT_RECIPE
-
         changes = []
-        for spec in DEFAULT_RECIPE:
+        for spec in DEFAULT_RECIPES[resolve_data(config.data).kind]:
             applied = cls._set_strategy(config, spec)
             if applied is not None:
                 config, what = applied
@@ -155,10 +157,7 @@ class Rung:
     def _scale_field(config, field: str, factor: float) -> tuple[TrainConfig, str] | None:
         old = getattr(config, field)
         if old is None and field in ("lr_g", "lr_d"):  # unset: the default for the data's kind
-            from ..config import DEFAULT_LR
-            from ..data import resolve_data
-
-            old = DEFAULT_LR[resolve_data(config.data).kind]
+            old = getattr(config.for_kind(resolve_data(config.data).kind), field)
         new = max(1, int(round(old * factor))) if SCALABLE_FIELDS[field] is int else old * factor
         if new == old:
             return None

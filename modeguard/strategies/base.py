@@ -202,6 +202,9 @@ def parse_strategies(value) -> list[Strategy]:
     if isinstance(value, str):
         if value.strip().lower() in ("none", ""):
             return []
+        if value.strip().lower() == "default":
+            raise ConfigError("'default' stands for the data kind's recipe and is expanded when the run is "
+                              "built (TrainConfig.for_kind); it cannot be combined with other strategies")
         items = _split_specs(value)
     strategies = [parse_strategy(i) for i in items]
     names = [s.name for s in strategies]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import DEFAULT_LR, TrainConfig
+from ..config import TrainConfig
 from ..data import resolve_data
 from ..errors import CheckpointError, ConfigError, DivergenceError, ModeGuardError
 from ..losses import get_loss
@@ -52,16 +52,13 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, callbacks=()):
-        self.config = config.resolve()
-        c = self.config
+        resolved = config.resolve()
+        data = resolve_data(resolved.data)
+        self.config = c = resolved.for_kind(data.kind)  # the kind's recipe and learning rates
         torch.set_num_threads(c.threads)
         strategies = parse_strategies(c.strategies)
         for s in strategies:
             s.validate(c)
-        data = resolve_data(c.data)
-        for name in ("lr_g", "lr_d"):
-            if getattr(c, name) is None:
-                setattr(c, name, DEFAULT_LR[data.kind])
         loss = get_loss(c.loss)
         device = pick_device(c.device)
         spec = spec_for(c.model, c.model_options)
