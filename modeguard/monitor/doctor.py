@@ -284,7 +284,7 @@ def _advice(config: TrainConfig, d: Diagnosis, diverged: bool, overpower: bool, 
             sep = "," if current else ""
             out.append(f"or train again with more strategies, e.g. --strategy {current}{sep}{missing[0]}")
         if not have:
-            out.append("the plain GAN (--strategy none) collapses on mixtures: the default recipe is "
+            out.append("the plain GAN (--strategy none) collapses easily: the recommended recipe for this data is "
                        "what 'modeguard train' uses without --strategy")
     hq = d.final.get("hq_pct")
     if hq is not None and hq < 90 and not diverged:
