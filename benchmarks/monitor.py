@@ -166,6 +166,9 @@ def detect_one(data: str, strategies: str, seed: int, steps: int | None, induce:
             "flagged": bool(confirmed),
             "fall_flagged_after": (after_fall[0].step - facts["fall_at"]) if after_fall else None,
             "events": [f"{e.kind}@{e.step}" for e in monitor.events],
+            "event_messages": [e.message for e in monitor.events],
+            "readings": [[h["step"], *(h.get(f) for f in ("modes", "diversity", "coverage"))]
+                         for h in monitor.monitor.history],
             "final_metrics": {k: v for k, v in result.items() if isinstance(v, (int, float))},
             "monitor_s": round(monitor.seconds, 2), "train_s": round(train_s, 2),
             "overhead_pct": round(100 * monitor.seconds / max(train_s, 1e-9), 2), "checks": monitor.checks,

@@ -314,6 +314,14 @@ class CollapseMonitor:
 
     def _ideal_mode_count(self, n: int) -> float:
         """Expected alive-mode count of ``n`` real samples (binomial per mode)."""
+        return self._mode_count_stats(n)[0]
+
+    def _mode_count_noise(self, n: int) -> float:
+        """Standard deviation of that count: ~0 with a few well-fed modes, ~15 when 1000 modes
+        share 1000 samples (then each mode is alive by chance, and the count wanders)."""
+        return self._mode_count_stats(n)[1]
+
+    def _mode_count_stats(self, n: int) -> tuple[float, float]:
         if n not in self._ideal_modes:
             from scipy import stats
 
@@ -321,8 +329,14 @@ class CollapseMonitor:
             if self.centers is not None:  # real samples beyond 3 std do not count as high quality
                 p_hit = p_hit * stats.chi2.cdf(9.0, self.centers.shape[1])
             thr = np.ceil(self._alive_threshold(n))
-            self._ideal_modes[n] = round(float(stats.binom.sf(thr - 1, n, p_hit).sum()), 3)
+            alive = stats.binom.sf(thr - 1, n, p_hit)
+            self._ideal_modes[n] = (round(float(alive.sum()), 3), float(np.sqrt(np.sum(alive * (1 - alive)))))
         return self._ideal_modes[n]
+
+    def _modes_margin(self, level: float, tol: float, n: int) -> float:
+        """How far the mode count may sit below ``level`` before it is bad: one mode, ``tol``
+        of them, or three standard deviations of its sampling noise, whichever is largest."""
+        return max(0.5, tol * level, 3.0 * self._mode_count_noise(n))
 
     # ------------------------------------------------------------------ deciding
     def update(self, step: int, fake_features, d_real_acc: float | None = None, d_fake_acc: float | None = None,
@@ -383,13 +397,15 @@ class CollapseMonitor:
                 healthy = self._learned_level(name, ideal)
                 tol = self.tolerance[name]
                 # one mode lost is a fall; with many modes, a few percent of them
-                threshold = healthy - max(0.5, tol * healthy) if name == "modes" else healthy * (1 - tol)
+                threshold = (healthy - self._modes_margin(healthy, tol, int(r.figures["n"])) if name == "modes"
+                             else healthy * (1 - tol))
                 if value < threshold - 1e-9:
                     found = Evidence(name, value, healthy, threshold, (healthy - value) / max(healthy, 1e-12),
                                      basis="learned")
                     active = True
             if found is None:
-                threshold = (ideal - max(0.5, self.ideal_modes_tol * ideal) if name == "modes"
+                threshold = (ideal - self._modes_margin(ideal, self.ideal_modes_tol, int(r.figures["n"]))
+                             if name == "modes"
                              else ideal * (1 - self.ideal_tol))
                 if value < threshold - 1e-9:
                     found = Evidence(name, value, ideal, threshold, (ideal - value) / max(ideal, 1e-12),

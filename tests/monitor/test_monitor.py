@@ -149,6 +149,33 @@ def test_mode_labels_path():
     assert confirmed[0].evidence[0].figure == "modes" and confirmed[0].evidence[0].value == 1
 
 
+def _skewed_modes(rng, n, num_modes, sigma, alive):
+    """Labels of a generator over ``alive`` of ``num_modes`` modes, uneven by a log-normal sigma."""
+    p = np.exp(sigma * rng.standard_normal(alive))
+    return rng.choice(alive, size=n, p=p / p.sum())
+
+
+def test_many_modes_healthy_but_uneven_is_quiet_and_a_lost_tenth_is_confirmed():
+    # 1000 modes seen through 1000 samples: the alive count wanders by ~15 from check to
+    # check; a healthy generator that is a little uneven (KL ~0.1) must not raise an alarm,
+    # one that lost 15% of its modes must
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal((1000, 4))
+
+    def run(alive_after):
+        mon = CollapseMonitor(ref, num_modes=1000, warmup_steps=500, stall_steps=2500, total_steps=10000)
+        events = []
+        for step in range(200, 10001, 200):
+            alive = 1000 if step < 6000 else alive_after
+            labels = _skewed_modes(rng, 1000, 1000, 0.45, alive)
+            events += mon.update(step, rng.standard_normal((1000, 4)), fake_modes=labels)
+        return [e for e in events if e.kind == "collapse_confirmed"]
+
+    assert run(alive_after=1000) == []
+    lost = run(alive_after=850)
+    assert lost and 6000 <= lost[0].step <= 7000 and lost[0].evidence[0].figure == "modes"
+
+
 def test_diverged_on_nan_loss_and_non_finite_fakes():
     data, ref = _mixture("ring8")
     gen = torch.Generator().manual_seed(8)
