@@ -214,6 +214,21 @@ def summary() -> str:
         after = [s for s in r["confirmed_steps"] if r["fall_at"] is not None and s >= r["fall_at"]]
         r["fall_flagged_after"] = after[0] - r["fall_at"] if after else None
     if runs:
+        lines += ["| data | strategies | runs | collapsed (flagged) | healthy (false alarms) | "
+                  "falls flagged, steps after | monitor time / training time |", "|---|---|---|---|---|---|---|"]
+        groups: dict[tuple, list] = {}
+        for r in runs:
+            groups.setdefault((r["data"], r["strategies"]), []).append(r)
+        for (data, strategies), rs in groups.items():
+            col = [r for r in rs if r["collapsed"]]
+            ok = [r for r in rs if r["healthy"]]
+            falls = [r for r in rs if r["fall_at"] is not None]
+            delays = [r["fall_flagged_after"] for r in falls if r["fall_flagged_after"] is not None]
+            lines.append(f"| {data} | {strategies} | {len(rs)} | {len(col)} ({sum(r['flagged'] for r in col)}) | "
+                         f"{len(ok)} ({sum(r['flagged'] for r in ok)}) | "
+                         + (f"{len(delays)}/{len(falls)}, median {statistics.median(delays):.0f}" if falls else "-")
+                         + f" | {statistics.median(r['overhead_pct'] for r in rs):.1f}% |")
+        lines.append("")
         lines += ["| data | strategies | seed | true strict modes (best -> final) | fell at | monitor confirmed at | "
                   "verdict | overhead |", "|---|---|---|---|---|---|---|---|"]
         for r in runs:
@@ -273,7 +288,10 @@ def main() -> None:
             row = heal_one(args.data, seed, args.steps, Path(args.out) / f"{args.data}-seed{seed}")
             _append("monitor-heal.jsonl", row)
             print(json.dumps(row), flush=True)
-    print(summary())
+    text = summary()
+    (RESULTS / "monitor-summary.md").write_text(
+        "# Collapse monitor: detection and healing (`python benchmarks/monitor.py summary`)\n\n" + text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":
