@@ -55,11 +55,16 @@ class CollapseStopped(ModeGuardError):
     """A confirmed collapse in a run with ``on_collapse: stop``; every checkpoint is kept."""
 
 
+#: fakes per known mode a check draws at least (1000 modes: 5,000 fakes)
+MODE_SAMPLES = 5
+
+
 class MonitorCallback(Callback):
     """Runs a :class:`CollapseMonitor` inside :class:`~modeguard.train.Trainer`.
 
     every: steps between checks (default: the config's ``monitor_every``, or steps // 50).
-    n_samples / n_reference: fakes per check and size of the real reference set.
+    n_samples / n_reference: fakes per check (at least ``MODE_SAMPLES`` per known mode) and
+    size of the real reference set.
     warmup: steps before the monitor judges the run against its learned levels (default
     10% of the run); stall: steps without progress after which a run stuck below real
     data's level raises an alarm (default 25% of the run). feature_space: ``builder(data) -> FeatureSpace`` (default by data kind).
@@ -110,6 +115,8 @@ class MonitorCallback(Callback):
         opts = {"warmup_steps": warmup, "stall_steps": stall, "total_steps": total, "seed": c.seed,
                 **self.monitor_options}
         self.monitor = CollapseMonitor(reference, **self.space.monitor_kwargs(), **opts)
+        if self.monitor.num_modes:  # count many modes on several fakes each, not ~one
+            self.n_samples = max(self.n_samples, MODE_SAMPLES * self.monitor.num_modes)
         return self.monitor
 
     def on_fit_start(self, trainer) -> None:

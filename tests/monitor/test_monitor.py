@@ -176,6 +176,23 @@ def test_many_modes_healthy_but_uneven_is_quiet_and_a_lost_tenth_is_confirmed():
     assert lost and 6000 <= lost[0].step <= 7000 and lost[0].evidence[0].figure == "modes"
 
 
+@pytest.mark.parametrize("alive, sigma, flagged", [(1000, 0.7, False), (700, 0.0, True)])
+def test_many_modes_uneven_but_complete_is_not_stuck_and_never_covered_is(alive, sigma, flagged):
+    # 5,000 fakes over 1000 modes (what the trainer's callback draws): a complete generator
+    # whose frequencies vary (KL ~0.25) is no collapse; one that never found 30% of the modes is
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((1000, 4))
+    mon = CollapseMonitor(ref, num_modes=1000, warmup_steps=500, stall_steps=2500, total_steps=10000)
+    events = []
+    for step in range(200, 10001, 200):
+        labels = _skewed_modes(rng, 5000, 1000, sigma, alive)
+        events += mon.update(step, rng.standard_normal((5000, 4)), fake_modes=labels)
+    confirmed = [e for e in events if e.kind == "collapse_confirmed"]
+    assert bool(confirmed) == flagged
+    if flagged:
+        assert confirmed[0].evidence[0].figure == "modes" and confirmed[0].evidence[0].basis == "ideal"
+
+
 def test_diverged_on_nan_loss_and_non_finite_fakes():
     data, ref = _mixture("ring8")
     gen = torch.Generator().manual_seed(8)
