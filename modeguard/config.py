@@ -17,7 +17,7 @@ from .errors import ConfigError
 #: gamma = 0.1 is too weak to escape collapse in time.
 DEFAULT_RECIPES: dict[str, list[str]] = {
     "points": ["r1:gamma=0.1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01"],
-    "image": ["r1:gamma=1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01"],
+    "image": ["r1:gamma=1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01", "minibatch-stddev"],
 }
 #: The recipe for point data (kept under its historical name).
 DEFAULT_RECIPE: list[str] = DEFAULT_RECIPES["points"]
