@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from modeguard.bench.runner import Job, run_jobs
-from modeguard.config import TrainConfig
+from modeguard.config import TrainConfig, is_default_recipe
 from modeguard.data import resolve_data
 from modeguard.metrics.classifier import mode_classifier
 from modeguard.strategies import parse_strategies
@@ -35,8 +35,9 @@ COLUMNS = ["strategies", "seed", "steps", "modes", "kl", "fd_clf", "precision", 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sets", default="r1:gamma=1,ema|pacgan",
-                   help="strategy sets separated by '|'; the plain GAN ('none') is always added first")
+    p.add_argument("--sets", default="default|pacgan",
+                   help="strategy sets separated by '|' ('default' = the image recipe); the plain GAN ('none') "
+                        "is added first unless --skip-plain")
     p.add_argument("--skip-plain", action="store_true", help="do not add the plain GAN (e.g. when it was run before)")
     p.add_argument("--data", default="stacked-digits")
     p.add_argument("--seeds", type=int, default=3)
@@ -65,7 +66,8 @@ def build_jobs(args) -> tuple[list[str], list[Job]]:
         sets = [PLAIN, *sets]
     jobs = []
     for strategies in sets:
-        parse_strategies(strategies)  # fail before any run starts
+        if not is_default_recipe(strategies):
+            parse_strategies(strategies)  # fail before any run starts
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = TrainConfig(data=args.data, model="dcgan", strategies=strategies, steps=args.steps,
                                  batch_size=args.batch_size, lr_g=args.lr, lr_d=args.lr, seed=seed,
