@@ -196,7 +196,7 @@ def heal_one(data: str, seed: int, steps: int | None, out: Path, lr: float | Non
     wall = time.perf_counter() - t0
     saved = json.loads((out / "eval.json").read_text()) if (out / "eval.json").is_file() else {}
     return {"data": data, "seed": seed, "exit": code, "protocol": protocol(data, steps, lr), "modes": saved.get("modes"), "modes_strict": saved.get("modes_strict"),
-            "hq_pct": saved.get("hq_pct"), "rev_kl": saved.get("rev_kl"), "heals": saved.get("heals", []),
+            "hq_pct": saved.get("hq_pct"), "rev_kl": saved.get("rev_kl"), "kl": saved.get("kl"), "heals": saved.get("heals", []),
             "final_strategies": saved.get("strategies"), "seconds": round(wall, 1)}
 
 
@@ -255,11 +255,12 @@ def summary() -> str:
                       f"training time (max {max(r['overhead_pct'] for r in runs):.1f}%)"]
     heals = _rows("monitor-heal.jsonl")
     if heals:
-        lines += ["", "| data | seed | final modes (strict) | HQ % | heals | final strategies | seconds |",
+        lines += ["", "| data | seed | final modes (strict) | HQ % or KL | heals | final strategies | seconds |",
                   "|---|---|---|---|---|---|---|"]
         for h in heals:
             what = "; ".join(f"{x['cause'].split('_')[-1]}@{x['cause_step']} -> {x['change']}" for x in h["heals"]) or "-"
-            lines.append(f"| {h['data']} | {h['seed']} | {h['modes']} ({h['modes_strict']}) | {h['hq_pct']:.1f} | "
+            quality = f"HQ {h['hq_pct']:.1f}" if h.get("hq_pct") is not None else f"KL {h.get('kl') or float('nan'):.3f}"
+            lines.append(f"| {h['data']} | {h['seed']} | {h['modes']} ({h['modes_strict']}) | {quality} | "
                          f"{what} | {','.join(h['final_strategies'] or []) or 'none'} | {h['seconds']:.0f} |")
     return "\n".join(lines)
 
