@@ -543,7 +543,9 @@ class CollapseMonitor:
         acc = [r.figures.get("d_real_acc"), r.figures.get("d_fake_acc")]
         if None in acc:
             return []
-        if min(acc) >= self.d_overpower:
+        # D wins outright in the first steps of most runs, before G has learned anything:
+        # like the collapse alarms, this one waits for the warm-up to end
+        if min(acc) >= self.d_overpower and r.step >= self.warmup_steps:
             self.overpower_count += 1
             if self.overpower_since is None:
                 self.overpower_since = r.step

@@ -221,6 +221,17 @@ def test_d_overpowering():
     assert kinds == ["d_overpowering"]
 
 
+def test_d_winning_during_the_warm_up_is_not_reported():
+    data, ref = _mixture("ring8")
+    gen = torch.Generator().manual_seed(9)
+    mon = _monitor(data, ref, patience=3, warmup_steps=500)
+    kinds = []
+    for step in range(100, 1001, 100):
+        acc = 0.99 if step < 500 else 0.6  # D wins outright at the start only
+        kinds += [e.kind for e in mon.update(step, _real(data, 300, gen), d_real_acc=acc, d_fake_acc=acc)]
+    assert kinds == []
+
+
 def test_coverage_density_match_prdc():
     data, ref = _mixture("grid25")
     fake = _real(data, 700, torch.Generator().manual_seed(10)) * 1.01
