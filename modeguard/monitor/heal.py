@@ -77,11 +77,12 @@ class Rung:
 
     def apply(self, config: TrainConfig) -> tuple[TrainConfig, str] | None:
         text = self.text
-        if is_default_recipe(config.strategies):  # a config not yet built: spell its recipe out
-            kind = resolve_data(config.data).kind
-            config = dataclasses.replace(config, strategies=config.for_kind(kind).strategies)
+        unbuilt = is_default_recipe(config.strategies)  # a config not yet built: spell its recipe out
+        kind = resolve_data(config.data).kind if unbuilt or text == RECIPE_RUNG else None
+        if unbuilt:
+            config = dataclasses.replace(config, strategies=list(DEFAULT_RECIPES[kind]))
         if text == RECIPE_RUNG:
-            return self._add_recipe(config)
+            return self._add_recipe(config, kind)
         if "*" in text:
             target, _, factor_text = text.partition("*")
             factor = _factor(text, factor_text)
@@ -115,9 +116,9 @@ class Rung:
                 raise ConfigError(f"heal_ladder: {e}") from None
 
     @classmethod
-    def _add_recipe(cls, config) -> tuple[TrainConfig, str] | None:
+    def _add_recipe(cls, config, kind: str) -> tuple[TrainConfig, str] | None:
         changes = []
-        for spec in DEFAULT_RECIPES[resolve_data(config.data).kind]:
+        for spec in DEFAULT_RECIPES[kind]:
             applied = cls._set_strategy(config, spec)
             if applied is not None:
                 config, what = applied
