@@ -116,7 +116,7 @@ class MonitorCallback(Callback):
         opts = {"warmup_steps": warmup, "stall_steps": stall, "total_steps": total, "seed": c.seed,
                 **self.monitor_options}
         self.monitor = CollapseMonitor(reference, **self.space.monitor_kwargs(), **opts)
-        if self.monitor.num_modes:  # count many modes on several fakes each, not ~one
+        if self.monitor.num_modes:  # data with more modes than fakes: draw more fakes
             self.n_samples = max(self.n_samples, MODE_SAMPLES * self.monitor.num_modes)
         return self.monitor
 

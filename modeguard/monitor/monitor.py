@@ -52,8 +52,8 @@ samples (``max_samples`` subsamples larger inputs for the k-NN figures; mode cou
 every sample, so data with many modes can be counted on several per mode).
 
 Many modes (e.g. 1000 label triples): a generator that covers every mode but favours some
-(frequencies spread by a log-normal factor of sigma ``uneven_sigma`` = 1) is not stuck; the mode count it
-is judged against is the one expected of such a generator, when that is lower.
+(frequencies spread by a log-normal factor, sigma ``uneven_sigma`` = 1) is not stuck; the
+mode count it is judged against is the one expected of such a generator, when that is lower.
 """
 from __future__ import annotations
 
