@@ -9,9 +9,8 @@ one and the latest. Then it says what to try.
 """
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

@@ -27,6 +27,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from ..config import is_default_recipe
 from ..errors import ConfigError
 
 
@@ -202,7 +203,7 @@ def parse_strategies(value) -> list[Strategy]:
     if isinstance(value, str):
         if value.strip().lower() in ("none", ""):
             return []
-        if value.strip().lower() == "default":
+        if is_default_recipe(value):
             raise ConfigError("'default' stands for the data kind's recipe and is expanded when the run is "
                               "built (TrainConfig.for_kind); it cannot be combined with other strategies")
         items = _split_specs(value)
