@@ -23,6 +23,7 @@ import torch
 
 from ..errors import ModeGuardError
 from ..train.callbacks import Callback
+from ..jsonl import truncate_jsonl
 from ..train.checkpoint import atomic_write_bytes
 from .events import COLLAPSE_CONFIRMED, DIVERGED, STOPPED, Event, append_events
 from .features import FeatureSpace, feature_space
@@ -290,7 +291,7 @@ class MonitorCallback(Callback):
     def _truncate_readings(self, trainer, step: int) -> None:
         path = trainer.run.path / "monitor.jsonl"
         if path.is_file():
-            trainer.run.truncate_jsonl(path, step)
+            truncate_jsonl(path, step)
 
 
 def _grad_norm(module: torch.nn.Module) -> float | None:

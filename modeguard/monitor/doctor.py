@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import TrainConfig
+from ..jsonl import read_jsonl
 from ..train.checkpoint import RunDir
 from .events import COLLAPSE_CONFIRMED, COLLAPSE_SUSPECTED, D_OVERPOWERING, DIVERGED, HEAL, RECOVERED, STOPPED, read_events
 
@@ -90,9 +91,9 @@ def diagnose(run_dir: str | Path, sample_checkpoints: bool = True, n: int = 2500
     run = RunDir(run_dir).require()
     config = TrainConfig.load(run.config)
     total = config.resolved_steps()
-    metrics = run.read_jsonl(run.metrics)
-    monitor_rows = run.read_jsonl(run.path / "monitor.jsonl")
-    evals = run.read_jsonl(run.path / "evals.jsonl")
+    metrics = read_jsonl(run.metrics)
+    monitor_rows = read_jsonl(run.path / "monitor.jsonl")
+    evals = read_jsonl(run.path / "evals.jsonl")
     events = read_events(run.events)
     abandoned = sorted((run.path / "abandoned").glob("heal-*"), key=lambda p: int(p.name.split("-")[1]))
     old_events = [e for d in abandoned for e in read_events(d / "events.jsonl")]

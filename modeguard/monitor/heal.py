@@ -52,6 +52,7 @@ from ..config import DEFAULT_RECIPES, TrainConfig, is_default_recipe
 from ..data import resolve_data
 from ..errors import CheckpointError, ConfigError, DivergenceError
 from ..strategies import parse_strategies, parse_strategy, registry
+from ..jsonl import read_jsonl, write_jsonl
 from ..train.checkpoint import CKPT_RE, RunDir, atomic_write_bytes, load_checkpoint, save_checkpoint
 from .callback import CollapseDetected, MonitorCallback
 from .events import DIVERGED, HEAL, Event, append_events
@@ -276,14 +277,14 @@ def archive_branch(run, after_step: int, dest: Path, keep_checkpoint: bool = Tru
     dest.mkdir(parents=True, exist_ok=True)
     for name in JSONL_FILES:
         path = run.path / name
-        rows = run.read_jsonl(path)
+        rows = read_jsonl(path)
         if not rows:
             continue
         keep = [r for r in rows if r.get("step", 0) <= after_step or r.get("kind") == HEAL]
         moved = [r for r in rows if not (r.get("step", 0) <= after_step or r.get("kind") == HEAL)]
         if moved:
-            RunDir.write_jsonl(dest / name, moved)
-            RunDir.write_jsonl(path, keep)
+            write_jsonl(dest / name, moved)
+            write_jsonl(path, keep)
     later = [(s, p) for s, p in run.checkpoints() if s > after_step]
     for i, (_, p) in enumerate(later):
         if keep_checkpoint and i == len(later) - 1:

@@ -99,9 +99,9 @@ def _page(title: str, body: str) -> str:
 
 # ---------------------------------------------------------------------- run report
 def _read_jsonl(path: Path) -> list[dict]:
-    from ..train.checkpoint import RunDir
+    from ..jsonl import read_jsonl
 
-    return RunDir(path.parent).read_jsonl(path)
+    return read_jsonl(path)
 
 
 def _branches(run_path: Path) -> list[tuple[str, Path]]:

@@ -22,6 +22,7 @@ from ..errors import CheckpointError, ConfigError, DivergenceError, ModeGuardErr
 from ..losses import get_loss
 from ..models import build_models, spec_for
 from ..strategies import parse_strategies
+from ..jsonl import append_jsonl, truncate_jsonl
 from .checkpoint import RunDir, load_checkpoint, save_checkpoint
 from .context import TrainContext
 from .objective import AdversarialObjective, Batch
@@ -254,8 +255,7 @@ class Trainer:
 
     def _append_metrics(self, row: dict) -> None:
         if self.run is not None:
-            with open(self.run.metrics, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(self.run.metrics, row)
 
     def _snapshot(self, step: int) -> None:
         from ..report.plots import save_samples_figure
@@ -265,8 +265,7 @@ class Trainer:
         if self.ctx.data.modes is not None:
             row = {"step": step, **{k: v for k, v in self.evaluate(samples=samples, prdc=False).items()
                                     if not isinstance(v, list)}}
-            with open(self.run.path / "evals.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(self.run.evals, row)
 
     # ------------------------------------------------------------------ sampling & eval
     def eval_generator(self) -> torch.nn.Module:
@@ -383,6 +382,6 @@ class Trainer:
         if steps is not None:
             trainer.config.save(trainer.run.config)
         step = trainer.ctx.step
-        for path in (trainer.run.metrics, trainer.run.path / "evals.jsonl", trainer.run.events):
-            trainer.run.truncate_jsonl(path, step)
+        for path in trainer.run.step_logs():
+            truncate_jsonl(path, step)
         return trainer
