@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from ..config import is_default_recipe
+from ..recipes import is_default_recipe
 from ..errors import ConfigError
 
 

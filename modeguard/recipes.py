@@ -1,0 +1,28 @@
+"""ModeGuard's recommended recipes and per-data defaults: the values a run uses where the
+config leaves them unset. A leaf module: it imports nothing of ModeGuard's."""
+from __future__ import annotations
+
+#: The recommended recipe per data kind: what ``modeguard train`` uses unless ``--strategy``
+#: says otherwise (the config value ``"default"``). Points: chosen on the 2-D mixtures (README,
+#: "Why this recipe"); images: chosen on stacked digits (README, "Images"), where R1 with
+#: gamma = 0.1 is too weak to escape collapse in time.
+DEFAULT_RECIPES: dict[str, list[str]] = {
+    "points": ["r1:gamma=0.1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01"],
+    "image": ["r1:gamma=1", "ema:beta=0.999", "lr-schedule:warmup=0:final=0.01", "minibatch-stddev"],
+}
+#: The recipe for point data (kept under its historical name).
+DEFAULT_RECIPE: list[str] = DEFAULT_RECIPES["points"]
+#: The config value that stands for "the recipe for this data's kind".
+DEFAULT_KEYWORD = "default"
+
+#: Step counts the default recipe needs per data set (others: ``GENERIC_STEPS``).
+DEFAULT_STEPS: dict[str, int] = {"ring8": 20000, "grid25": 36000}
+GENERIC_STEPS = 20000
+
+#: Base learning rate (both nets) by data kind, when the config leaves lr_g / lr_d unset.
+DEFAULT_LR: dict[str, float] = {"points": 1e-3, "image": 2e-4}
+
+
+def is_default_recipe(value) -> bool:
+    """True where a config's ``strategies`` value is the keyword ``"default"``."""
+    return isinstance(value, str) and value.strip().lower() == DEFAULT_KEYWORD
