@@ -4,6 +4,7 @@ No other module types these names; they ask a :class:`RunDir` for the path. A ru
 folder with::
 
     config.yaml          the resolved config (and its history of resumes)
+    config.original.yaml the config before the first heal changed it
     metrics.jsonl        losses, D's accuracy, learning rates, speed at log steps
     evals.jsonl          mode metrics at every snapshot
     monitor.jsonl        the collapse monitor's readings
@@ -14,7 +15,9 @@ folder with::
     report.html          ``modeguard report``
     samples/             snapshots (scatter plots or image grids)
     checkpoints/         step-N.pt, the newest K (plus protected ones)
-    abandoned/heal-K/    the branch a heal rolled back (same layout, minus checkpoints)
+    abandoned/heal-K/    the branch a heal rolled back (same layout, minus checkpoints;
+                         anchor-step-N.pt: the checkpoint it rolled back to)
+    tensorboard/         the TensorBoard log (``--tensorboard``)
     .lock                held by the one process that writes the run
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .errors import CheckpointError
 
 CKPT_RE = re.compile(r"^step-(\d+)\.pt$")
 ABANDONED_RE = re.compile(r"^heal-(\d+)$")
+ANCHOR_RE = re.compile(r"^anchor-step-(\d+)\.pt$")
 
 
 class RunDir:
@@ -35,6 +39,7 @@ class RunDir:
     """
 
     CONFIG = "config.yaml"
+    ORIGINAL_CONFIG = "config.original.yaml"
     METRICS = "metrics.jsonl"
     EVALS = "evals.jsonl"
     MONITOR = "monitor.jsonl"
@@ -47,6 +52,7 @@ class RunDir:
     CHECKPOINTS = "checkpoints"
     ABANDONED = "abandoned"
     LOCK = ".lock"
+    TENSORBOARD = "tensorboard"
     #: the logs a resume truncates to its checkpoint's step (rows after it are redone)
     STEP_LOGS = (METRICS, EVALS, MONITOR, EVENTS)
 
@@ -54,6 +60,7 @@ class RunDir:
         self.path = Path(path)
 
     config = property(lambda self: self.path / self.CONFIG)
+    original_config = property(lambda self: self.path / self.ORIGINAL_CONFIG)
     metrics = property(lambda self: self.path / self.METRICS)
     evals = property(lambda self: self.path / self.EVALS)
     monitor = property(lambda self: self.path / self.MONITOR)
@@ -66,6 +73,7 @@ class RunDir:
     checkpoint_dir = property(lambda self: self.path / self.CHECKPOINTS)
     abandoned_dir = property(lambda self: self.path / self.ABANDONED)
     lock = property(lambda self: self.path / self.LOCK)
+    tensorboard_dir = property(lambda self: self.path / self.TENSORBOARD)
 
     def step_logs(self) -> list[Path]:
         """The JSON-lines logs whose rows carry a ``step``."""
@@ -115,6 +123,13 @@ class RunDir:
             return []
         found = [(int(m.group(1)), p) for p in self.checkpoint_dir.iterdir() if (m := CKPT_RE.match(p.name))]
         return sorted(found)
+
+    def anchor_checkpoints(self) -> list[tuple[int, Path]]:
+        """``(step, path)`` of the anchor checkpoints an abandoned branch keeps
+        (``anchor-step-N.pt``, the checkpoint its heal rolled back to), oldest first."""
+        if not self.path.is_dir():
+            return []
+        return sorted((int(m.group(1)), p) for p in self.path.iterdir() if (m := ANCHOR_RE.match(p.name)))
 
     def latest_checkpoint(self) -> Path:
         """The newest checkpoint's path; :class:`CheckpointError` where there is none."""
