@@ -7,10 +7,11 @@ events carry what was done in ``details``.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ..jsonl import append_jsonl, read_jsonl
 
 COLLAPSE_SUSPECTED = "collapse_suspected"
 COLLAPSE_CONFIRMED = "collapse_confirmed"
@@ -37,6 +38,19 @@ def _from_num(x):
     return x
 
 
+def _float(x) -> float:
+    """A number written by :func:`_num` back as a float; ``ValueError`` / ``TypeError`` for
+    anything else (the event that holds it is not readable)."""
+    x = _from_num(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ValueError(f"not a number: {x!r}")
+    return float(x)
+
+
+def _optional_int(x) -> int | None:
+    return None if x is None else int(x)
+
+
 @dataclass
 class Evidence:
     """One figure that is away from its healthy level.
@@ -60,6 +74,8 @@ class Evidence:
     note: str = ""
 
     def describe(self) -> str:
+        """One line for a person: the figure, its value against its healthy level, since when."""
+
         def fmt(v):
             if isinstance(v, float) and v.is_integer() and abs(v) < 1e6:
                 return str(int(v))
@@ -80,12 +96,28 @@ class Evidence:
         return text
 
     def to_dict(self) -> dict:
+        """Its JSON form (non-finite numbers as the strings ``"nan"``, ``"inf"``, ``"-inf"``)."""
         return {k: _num(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Evidence":
+        """Read back :meth:`to_dict`'s form; unknown keys are ignored.
+
+        Raises ``KeyError`` / ``TypeError`` / ``ValueError`` where a field is missing or of
+        the wrong type (:func:`read_events` then skips the event).
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"evidence must be an object, got {type(d).__name__}")
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: _from_num(v) for k, v in d.items() if k in known})
+        values = {k: _from_num(v) for k, v in d.items() if k in known}
+        for name in ("value", "healthy", "threshold", "deviation"):
+            values[name] = _float(d[name])
+        values["since"] = _optional_int(values.get("since"))
+        values["figure"] = str(d["figure"])
+        for name in ("basis", "note"):
+            if name in values:
+                values[name] = str(values[name])
+        return cls(**values)
 
 
 @dataclass
@@ -109,15 +141,24 @@ class Event:
         return f"[{self.kind}] step {self.step}: {self.message}"
 
     def to_dict(self) -> dict:
+        """Its JSON form: one line of ``events.jsonl``."""
         return {"kind": self.kind, "step": int(self.step), "message": self.message,
                 "evidence": [e.to_dict() for e in self.evidence], "since": self.since,
                 "branch": self.branch, "details": _json_safe(self.details)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Event":
-        return cls(kind=d["kind"], step=int(d["step"]), message=d.get("message", ""),
-                   evidence=[Evidence.from_dict(e) for e in d.get("evidence", [])],
-                   since=d.get("since"), branch=int(d.get("branch", 0)), details=d.get("details", {}))
+        """Read back :meth:`to_dict`'s form.
+
+        Raises ``KeyError`` / ``TypeError`` / ``ValueError`` where ``kind`` or ``step`` is
+        missing or a field has the wrong type (:func:`read_events` then skips the event).
+        """
+        details = d.get("details") or {}
+        if not isinstance(details, dict):
+            raise TypeError("details must be an object")
+        return cls(kind=str(d["kind"]), step=int(d["step"]), message=str(d.get("message", "")),
+                   evidence=[Evidence.from_dict(e) for e in d.get("evidence") or []],
+                   since=_optional_int(d.get("since")), branch=int(d.get("branch") or 0), details=details)
 
 
 def _json_safe(x):
@@ -130,27 +171,27 @@ def _json_safe(x):
     return _num(x)
 
 
-def append_events(path: Path, events) -> None:
-    """Append events (one JSON object a line) to ``path``."""
+def append_events(path: str | Path, events) -> None:
+    """Append ``events`` (an iterable of :class:`Event`), one JSON object a line, to ``path``
+    (its folder is created)."""
     events = list(events)
     if not events:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        for e in events:
-            f.write(json.dumps(e.to_dict()) + "\n")
+    append_jsonl(path, [e.to_dict() for e in events])
 
 
-def read_events(path: Path) -> list[Event]:
-    """Events from a JSONL file; a line cut short by a crash is skipped."""
-    path = Path(path)
-    if not path.is_file():
-        return []
+def read_events(path: str | Path) -> list[Event]:
+    """The events of a JSON-lines file, in order; ``[]`` where it is missing.
+
+    A line cut short by a crash, garbage bytes, JSON that is not an object and an object
+    that is not an event (a field missing or of the wrong type) are skipped, never raised.
+    """
     out = []
-    for line in path.read_text().splitlines():
+    for row in read_jsonl(path):
         try:
-            out.append(Event.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            out.append(Event.from_dict(row))
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
     return out

@@ -1,5 +1,9 @@
 """Sample grids for image data: the trainer's periodic snapshots, final_samples.png, and the
-PNG that ``modeguard sample`` writes beside its .npy."""
+PNG that ``modeguard sample`` writes beside its .npy.
+
+:func:`grid_figure` is the sample figure of the ``"image"`` data kind; the registry of
+sample figures per kind lives in :mod:`modeguard.report.plots`.
+"""
 from __future__ import annotations
 
 import math
@@ -7,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import SAMPLE_FIGURES, plt
+from .mpl import plt, save_figure
 
+#: samples a titled grid figure shows at most
 GRID_SAMPLES = 100
-MIN_PNG_SIDE = 480  # upscale small grids (8x8 digits) so they are visible
+#: small grids (8x8 digits) are upscaled to about this many pixels a side, so they are visible
+MIN_PNG_SIDE = 480
 
 
 def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -34,12 +40,16 @@ def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.
 
 
 def _upscale(grid: np.ndarray) -> np.ndarray:
+    # whole-pixel repeats keep digits crisp (no interpolation)
     factor = max(1, MIN_PNG_SIDE // max(grid.shape[:2]))
     return grid.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 def save_grid_png(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
-    """A bare PNG grid (no axes) of images (n, C, H, W) in [0, 1]."""
+    """Write a bare PNG grid (no axes) of ``images`` (n, C, H, W) in [0, 1] to ``path``.
+
+    Creates the parent folder; returns the path. Raises ``ValueError`` as :func:`image_grid` does.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = _upscale(image_grid(images, cols))
@@ -48,7 +58,11 @@ def save_grid_png(images: np.ndarray, path: str | Path, cols: int | None = None)
 
 
 def grid_figure(data, samples, path: Path, title: str = "") -> None:
-    """Figure of up to ``GRID_SAMPLES`` model-space samples as a titled grid (SAMPLE_FIGURES["image"])."""
+    """Write a titled grid of the first ``GRID_SAMPLES`` of ``samples`` to ``path``.
+
+    ``samples`` are in ``data``'s model space (n, C, H, W); ``data.to_data_space`` maps them
+    to images in [0, 1]. The figure's title is the data's name and ``title``.
+    """
     images = data.to_data_space(samples[:GRID_SAMPLES])
     grid = image_grid(images)
     fig = plt.figure(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4))
@@ -56,8 +70,4 @@ def grid_figure(data, samples, path: Path, title: str = "") -> None:
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     fig.suptitle(f"{data.name}  {title}".strip(), fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-SAMPLE_FIGURES["image"] = grid_figure
+    save_figure(fig, path, dpi=100)

@@ -66,13 +66,13 @@ def test_doctor_cli(tiny_config, tmp_path, capsys):
 
 
 def test_many_modes_allow_a_few_missing_and_list_only_real_losses():
-    from modeguard.monitor.doctor import MAX_LISTED, _compare, allowed_missing
+    from modeguard.monitor.doctor import MAX_LISTED, allowed_missing, compare_mode_counts
 
     assert allowed_missing(8) == 0 and allowed_missing(25) == 0 and allowed_missing(1000) == 10
     # 1000 modes: a mode seen once then not at all is chance; 50 modes that held 12 samples
     # and emptied are losses, of which the biggest MAX_LISTED are named
     best = [1] * 500 + [12] * 50 + [5] * 450
     now = [0] * 500 + [0] * 50 + [5] * 450
-    lost = _compare(best, now, lambda i: f"m{i}", "a", "b")
+    lost = compare_mode_counts(best, now, lambda i: f"m{i}", "a", "b")
     assert len(lost) == MAX_LISTED + 1 and lost[-1] == f"... and {50 - MAX_LISTED} more"
     assert all(x.startswith("m5") for x in lost[:-1])  # only modes 500-549
