@@ -11,9 +11,10 @@ collapse episodes) -> :mod:`.verdict` (the story in words; :mod:`.modes` names t
 modes) -> :mod:`.advice` (what to try); :mod:`.diagnosis` runs them.
 """
 from .classify import RUNNING_WITHIN_S, Classification, allowed_missing, classify
-from .diagnosis import Diagnosis, diagnose, doctor_text
+from .diagnosis import Diagnosis, diagnose, doctor_text, explain
 from .modes import MAX_LISTED, CheckpointModes, compare_mode_counts
 from .read import RunRecord, read_run
 
 __all__ = ["CheckpointModes", "Classification", "Diagnosis", "MAX_LISTED", "RUNNING_WITHIN_S", "RunRecord",
-           "allowed_missing", "classify", "compare_mode_counts", "diagnose", "doctor_text", "read_run"]
+           "allowed_missing", "classify", "compare_mode_counts", "diagnose", "doctor_text", "explain",
+           "read_run"]

@@ -10,10 +10,10 @@ from ...data import resolve_data
 from .advice import advice
 from .classify import classify
 from .modes import CheckpointModes, checkpoint_modes, lost_modes, mode_namer
-from .read import read_run
+from .read import RunRecord, read_run
 from .verdict import evidence, heal_lines, timeline, verdict
 
-__all__ = ["Diagnosis", "diagnose", "doctor_text"]
+__all__ = ["Diagnosis", "diagnose", "doctor_text", "explain"]
 
 
 @dataclass
@@ -72,7 +72,11 @@ def diagnose(run_dir: str | Path, sample_checkpoints: bool = True, n: int = 2500
     :class:`~modeguard.errors.ConfigError` / :class:`~modeguard.errors.DataError` where its
     config or data cannot be read. Unreadable lines of its logs are skipped.
     """
-    record = read_run(run_dir)
+    return explain(read_run(run_dir), sample_checkpoints, n)
+
+
+def explain(record: RunRecord, sample_checkpoints: bool = True, n: int = 2500) -> Diagnosis:
+    """:func:`diagnose` of a run already read with :func:`~.read.read_run`."""
     data = resolve_data(record.config.data)
     num_modes = _num_modes(data)
     c = classify(record, num_modes)
