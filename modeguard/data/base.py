@@ -1,15 +1,11 @@
-"""The data interface every source implements, and the name -> source registry."""
+"""The data interface every source implements (the name -> source registry is in :mod:`.registry`)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-
-from ..errors import DataError
 
 
 @dataclass(frozen=True)
@@ -40,6 +36,7 @@ class Dataset(ABC):
         """``n`` fresh samples in model space, drawn with ``generator``."""
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
+        """Model-space samples ``(n, *shape)`` -> float64 numpy ``(n, *shape)`` in the data's units."""
         return x.detach().cpu().numpy().astype(np.float64)
 
     def reference(self, n: int, seed: int = 12345) -> np.ndarray:
@@ -49,39 +46,9 @@ class Dataset(ABC):
 
     @property
     def dim(self) -> int:
+        """Values per sample: the product of ``shape``."""
         return int(np.prod(self.shape))
 
     def spec(self) -> str:
+        """The text that names this data set (what ``--data`` and ``config.yaml`` hold)."""
         return self.name
-
-
-_SOURCES: dict[str, Callable[[str | None], Dataset]] = {}
-
-
-def register_data(name: str):
-    """Register ``builder(arg) -> Dataset`` under ``name`` (spec ``name`` or ``name:arg``)."""
-
-    def deco(builder):
-        _SOURCES[name] = builder
-        return builder
-
-    return deco
-
-
-def data_names() -> list[str]:
-    return sorted(_SOURCES)
-
-
-def resolve_data(spec: str) -> Dataset:
-    """Turn ``ring8``, ``grid25``, ``name:arg`` or a file path into a :class:`Dataset`."""
-    if not isinstance(spec, str) or not spec:
-        raise DataError("data must be a name or a path")
-    name, _, arg = spec.partition(":")
-    if name in _SOURCES:
-        return _SOURCES[name](arg or None)
-    path = Path(spec)
-    if path.suffix.lower() in (".npy", ".npz", ".csv", ".txt") or path.exists():
-        from .points import load_points
-
-        return load_points(path)
-    raise DataError(f"unknown data '{spec}': not one of {', '.join(data_names())} and no such file")

@@ -16,13 +16,14 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
-from ..train.checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 CHUNK = 1 << 20
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of the file at ``path``, read in ``CHUNK``-byte blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(CHUNK):
@@ -67,7 +68,10 @@ def download(url: str, dest: str | Path, sha256: str, timeout: float = 60.0) -> 
 
 
 def download_files(base_url: str, files: dict[str, str], directory: str | Path, timeout: float = 60.0) -> Path:
-    """Fetch every ``name -> sha256`` of ``files`` from ``base_url/name`` into ``directory``."""
+    """Fetch every ``name -> sha256`` of ``files`` from ``base_url/name`` into ``directory``.
+
+    Returns ``directory``; raises as :func:`download` does, at the first file that fails.
+    """
     directory = Path(directory)
     for name, digest in files.items():
         download(base_url.rstrip("/") + "/" + name, directory / name, digest, timeout)

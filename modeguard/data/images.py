@@ -22,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
-from .base import Dataset, register_data
+from .base import Dataset
 from .idx import SPLIT_FILES, find_idx_file, load_idx_split
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -46,7 +49,9 @@ class ImageSet(Dataset):
     """Labelled (or unlabelled) images with a train split (sampled for training) and a
     held-out test split (for the mode classifier's accuracy and as reference data).
 
-    train_images / test_images: uint8 ``(N, C, H, W)``; labels: int64 ``(N,)`` or None.
+    train_images / test_images: uint8 ``(N, C, H, W)``; labels: int64 ``(N,)`` or None;
+    num_classes: inferred from the labels when not given. Raises :class:`DataError` when
+    the train images are not a non-empty uint8 ``(N, C, H, W)`` array.
     """
 
     kind = "image"
@@ -67,13 +72,16 @@ class ImageSet(Dataset):
 
     @property
     def labelled(self) -> bool:
+        """True when the images carry class labels of at least 2 classes (mode metrics apply)."""
         return self.train_labels is not None and (self.num_classes or 0) >= 2
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` train images ``(n, C, H, W)`` float32 in [-1, 1], drawn with replacement."""
         idx = torch.randint(len(self._pixels), (n,), generator=generator)
         return pixels_to_model_space(self._pixels[idx])
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
+        """Model-space images ``(n, C, H, W)`` in [-1, 1] -> float32 numpy in [0, 1]."""
         return to_unit_range(x)
 
     def reference(self, n: int, seed: int = 12345) -> np.ndarray:
@@ -141,8 +149,8 @@ def load_mnist_format(directory: str | Path, name: str) -> ImageSet:
     return ImageSet(name, train_x, train_y, test_x, test_y)
 
 
-@register_data("mnist")
-def _mnist(arg):
+def mnist_source(arg: str | None = None) -> ImageSet:
+    """``--data mnist:DIR``: the MNIST-format folder ``DIR``."""
     if not arg:
         raise DataError("data 'mnist' needs a folder of MNIST-format files: --data mnist:DIR")
     return load_mnist_format(arg, "mnist")
@@ -156,17 +164,14 @@ def load_fashion_mnist(directory: str | Path | None = None) -> ImageSet:
     return load_mnist_format(directory or FASHION_MNIST_DIR, "fashion-mnist")
 
 
-@register_data("fashion-mnist")
-def _fashion_mnist(arg):
+def fashion_mnist_source(arg: str | None = None) -> ImageSet:
+    """``--data fashion-mnist[:DIR]``: Fashion-MNIST from ``DIR`` or the Debian package's folder."""
     return load_fashion_mnist(arg or None)
 
 
 # ---------------------------------------------------------------- scikit-learn digits
 @functools.lru_cache(maxsize=1)
 def _digits_arrays() -> tuple:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     digits = load_digits()
     # values are 0..16; spread them over the byte range like every other image set
     images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
@@ -181,8 +186,8 @@ def load_digits_set() -> ImageSet:
     return ImageSet("digits", *_digits_arrays(), num_classes=10)
 
 
-@register_data("digits")
-def _digits(arg):
+def digits_source(arg: str | None = None) -> ImageSet:
+    """``--data digits``: scikit-learn's 8x8 digits (takes no argument)."""
     if arg:
         raise DataError(f"data 'digits' takes no argument, got 'digits:{arg}'")
     return load_digits_set()
@@ -202,8 +207,6 @@ def parse_folder_spec(arg: str | None) -> tuple[Path, int]:
 
 
 def _open_square(path: Path, size: int, grey: bool) -> np.ndarray:
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             im = im.convert("L" if grey else "RGB")
@@ -218,8 +221,6 @@ def _open_square(path: Path, size: int, grey: bool) -> np.ndarray:
 
 
 def _is_grey(path: Path) -> bool:
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             return im.mode in ("1", "L", "LA", "I", "I;16", "F")
@@ -247,7 +248,7 @@ def load_image_folder(folder: str | Path, size: int = DEFAULT_IMAGE_SIZE) -> Ima
                     None if labels is None else labels[te], num_classes=len(classes) if labels is not None else None)
 
 
-@register_data("images")
-def _images(arg):
+def image_folder_source(arg: str | None = None) -> ImageSet:
+    """``--data images:DIR[@SIZE]``: every PNG/JPEG under ``DIR`` as SIZE x SIZE squares."""
     folder, size = parse_folder_spec(arg)
     return load_image_folder(folder, size)

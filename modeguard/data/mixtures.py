@@ -7,11 +7,15 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, MixtureModes, register_data
+from .base import Dataset, MixtureModes
 
 
 class GaussianMixture(Dataset):
-    """Isotropic Gaussian mixture sampled on the fly (model space = data space)."""
+    """Isotropic Gaussian mixture sampled on the fly (model space = data space).
+
+    centers: ``(K, d)``; std: the components' standard deviation; weights: ``(K,)``
+    non-negative (default uniform; normalised here). Raises :class:`DataError` on a bad value.
+    """
 
     def __init__(self, centers, std: float, weights=None, name: str = "mixture"):
         centers = np.asarray(centers, dtype=np.float64)
@@ -32,6 +36,7 @@ class GaussianMixture(Dataset):
         self._uniform = bool(np.allclose(w, w[0]))
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``(n, d)`` float32 samples: a component by weight, plus isotropic noise."""
         k = len(self._centers)
         if self._uniform:
             idx = torch.randint(k, (n,), generator=generator)
@@ -42,22 +47,31 @@ class GaussianMixture(Dataset):
 
 
 def ring(k: int = 8, radius: float = 1.0, std: float = 0.01) -> GaussianMixture:
+    """``k`` equal components evenly spaced on a circle of ``radius`` (2-D), named ``ring{k}``."""
     angles = 2 * math.pi * np.arange(k) / k
     centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return GaussianMixture(centers, std, name=f"ring{k}")
 
 
 def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
+    """``side`` x ``side`` equal components on a centred square grid (2-D), named ``grid{side**2}``."""
     coords = (np.arange(side) - (side - 1) / 2) * spacing
     centers = np.array([(x, y) for x in coords for y in coords])
     return GaussianMixture(centers, std, name=f"grid{side * side}")
 
 
-@register_data("ring8")
-def _ring8(arg):
+def _no_argument(name: str, arg: str | None) -> None:
+    if arg:
+        raise DataError(f"data '{name}' takes no argument, got '{name}:{arg}'")
+
+
+def ring8_source(arg: str | None = None) -> GaussianMixture:
+    """``--data ring8``: PacGAN's 8 modes on the unit circle, std 0.01."""
+    _no_argument("ring8", arg)
     return ring(8, 1.0, 0.01)
 
 
-@register_data("grid25")
-def _grid25(arg):
+def grid25_source(arg: str | None = None) -> GaussianMixture:
+    """``--data grid25``: PacGAN's 5 x 5 grid with spacing 2, std 0.05."""
+    _no_argument("grid25", arg)
     return grid(5, 2.0, 0.05)

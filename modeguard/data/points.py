@@ -17,6 +17,13 @@ from .base import Dataset, MixtureModes
 
 
 class PointSet(Dataset):
+    """Points ``(n, d)`` in data space, trained on standardised per dimension.
+
+    Model space is zero mean, unit standard deviation per dimension (a dimension that
+    never varies keeps scale 1); ``to_data_space`` maps back. ``modes`` is the true
+    mixture where the file gives one. ``reference`` returns the points themselves.
+    """
+
     def __init__(self, points: np.ndarray, name: str, modes: MixtureModes | None = None):
         self.name = name
         self.shape = (points.shape[1],)
@@ -27,13 +34,16 @@ class PointSet(Dataset):
         self._points = torch.as_tensor((points - self.mean) / self.scale, dtype=torch.float32)
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` points ``(n, d)`` float32 drawn with replacement, in model space."""
         idx = torch.randint(len(self._points), (n,), generator=generator)
         return self._points[idx]
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
+        """Model-space ``(n, d)`` -> float64 numpy ``(n, d)`` in the points' own units."""
         return x.detach().cpu().numpy().astype(np.float64) * self.scale + self.mean
 
     def reference(self, n: int, seed: int = 12345) -> np.ndarray:
+        """Up to ``n`` distinct points ``(m, d)`` in data space, chosen with ``seed`` (all when n >= their number)."""
         pts = self.to_data_space(self._points)
         if n >= len(pts):
             return pts
@@ -68,6 +78,11 @@ def _read(path: Path):
 
 
 def load_points(path: str | Path) -> PointSet:
+    """A :class:`PointSet` from a ``.npy``, ``.npz``, ``.csv`` or ``.txt`` file of shape ``(n, d)``.
+
+    An ``.npz`` may add ``centers`` ``(K, d)``, ``std`` and ``weights`` ``(K,)`` for mode
+    metrics. Raises :class:`DataError` (one line) for a missing, unreadable or malformed file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")

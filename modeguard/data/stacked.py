@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, register_data
+from .base import Dataset
 from .images import ImageSet, load_digits_set, load_fashion_mnist, load_mnist_format, pixels_to_model_space, \
     to_unit_range
 
@@ -21,7 +21,11 @@ CHANNELS = 3
 
 
 class StackedImages(Dataset):
-    """``(3, H, W)`` samples whose channels are independent uniform draws from a 1-channel base set."""
+    """``(3, H, W)`` samples whose channels are independent uniform draws from a 1-channel base set.
+
+    base: a labelled 1-channel :class:`ImageSet` (its labels define the ``classes**3`` modes).
+    Raises :class:`DataError` for a colour or unlabelled base.
+    """
 
     kind = "image"
     stacked = True
@@ -45,9 +49,11 @@ class StackedImages(Dataset):
         return pixels_to_model_space(self._pixels[idx]), self._labels[idx]
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``(n, 3, H, W)`` float32 stacks in [-1, 1] (labels dropped; see :meth:`sample_with_labels`)."""
         return self.sample_with_labels(n, generator)[0]
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
+        """Model-space stacks ``(n, 3, H, W)`` in [-1, 1] -> float32 numpy in [0, 1]."""
         return to_unit_range(x)
 
     def reference(self, n: int, seed: int = 12345) -> np.ndarray:
@@ -62,27 +68,29 @@ class StackedImages(Dataset):
         return (labels * self.channel_classes ** np.arange(CHANNELS - 1, -1, -1)).sum(1)
 
     def checksum(self) -> str:
+        """The base set's checksum (the stacks are drawn from it)."""
         return self.base.checksum()
 
 
 def stacked(base: ImageSet, name: str) -> StackedImages:
+    """The stacked set of ``base`` (see :class:`StackedImages`), named ``name``."""
     return StackedImages(base, name)
 
 
-@register_data("stacked-digits")
-def _stacked_digits(arg):
+def stacked_digits_source(arg: str | None = None) -> StackedImages:
+    """``--data stacked-digits``: 3 x 8 x 8 stacks of scikit-learn digits (1,000 modes)."""
     if arg:
         raise DataError(f"data 'stacked-digits' takes no argument, got 'stacked-digits:{arg}'")
     return stacked(load_digits_set(), "stacked-digits")
 
 
-@register_data("stacked-mnist")
-def _stacked_mnist(arg):
+def stacked_mnist_source(arg: str | None = None) -> StackedImages:
+    """``--data stacked-mnist:DIR``: 3 x 28 x 28 stacks of the MNIST-format folder ``DIR``."""
     if not arg:
         raise DataError("data 'stacked-mnist' needs a folder of MNIST-format files: --data stacked-mnist:DIR")
     return stacked(load_mnist_format(arg, "mnist"), "stacked-mnist")
 
 
-@register_data("stacked-fashion-mnist")
-def _stacked_fashion(arg):
+def stacked_fashion_mnist_source(arg: str | None = None) -> StackedImages:
+    """``--data stacked-fashion-mnist[:DIR]``: stacks of Fashion-MNIST."""
     return stacked(load_fashion_mnist(arg or None), "stacked-fashion-mnist")

@@ -20,8 +20,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from ..atomic import atomic_write_bytes
 from ..errors import DataError
 
 #: bump when the network or its training changes, so old cache files are not reused
@@ -33,6 +36,7 @@ BATCH = 128
 
 
 def cache_dir() -> Path:
+    """Where cached classifier weights live: ``$MODEGUARD_CACHE`` or ``~/.cache/modeguard``."""
     return Path(os.environ.get("MODEGUARD_CACHE") or Path.home() / ".cache" / "modeguard").expanduser()
 
 
@@ -63,9 +67,11 @@ class ClassifierNet(nn.Module):
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, C, H, W)`` in [0, 1] -> features ``(n, FEATURE_DIM)``."""
         return self.body(x * 2.0 - 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, C, H, W)`` in [0, 1] -> class logits ``(n, num_classes)``."""
         return self.head(self.dropout(self.features(x)))
 
 
@@ -86,6 +92,8 @@ def _as_unit(pixels: np.ndarray) -> torch.Tensor:
 
 @dataclass
 class ModeClassifier:
+    """A trained :class:`ClassifierNet`, its held-out ``accuracy`` and its cache file ``path``."""
+
     net: ClassifierNet
     accuracy: float
     num_classes: int
@@ -106,11 +114,13 @@ class ModeClassifier:
         return self._run(x, self.net.features).astype(np.float32)
 
     def predict_with_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both at once: ``(classes (n,) int64, features (n, FEATURE_DIM) float32)`` of images ``(n, C, H, W)``."""
         both = self._run(x, lambda t: torch.cat([f := self.net.features(t), self.net.head(f)], 1))
         return both[:, FEATURE_DIM:].argmax(1).astype(np.int64), both[:, :FEATURE_DIM].astype(np.float32)
 
 
 def evaluate_accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of images ``x`` ``(n, C, H, W)`` (uint8 or [0, 1]) that ``net`` classes as ``y`` ``(n,)``."""
     clf = ModeClassifier(net, float("nan"), 0)
     return float((clf.predict(x) == np.asarray(y)).mean())
 
@@ -161,27 +171,22 @@ _MEMO: dict[tuple[str, str], ModeClassifier] = {}
 
 
 def cache_path(data, directory: Path | None = None) -> Path:
+    """The cache file of ``data``'s classifier (named after its name and checksum) in ``directory``."""
     directory = Path(directory) if directory is not None else cache_dir()
     safe_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in data.name)[:40]
     return directory / f"mode-classifier-v{VERSION}-{safe_name}-{data.checksum()[:16]}.safetensors"
 
 
 def _save(clf: ModeClassifier, path: Path, shape: tuple) -> None:
-    from safetensors.torch import save
-
-    from ..train.checkpoint import atomic_write_bytes
-
     tensors = {k: v.detach().contiguous() for k, v in clf.net.state_dict().items()}
     meta = {"accuracy": repr(clf.accuracy), "num_classes": str(clf.num_classes),
             "shape": ",".join(map(str, shape)), "version": str(VERSION)}
-    blob = save(tensors, metadata=meta)
+    blob = safetensors_bytes(tensors, metadata=meta)
     atomic_write_bytes(path, lambda f: f.write(blob))
 
 
 def _load(path: Path, shape: tuple) -> ModeClassifier | None:
     """The cached classifier, or None when the file is missing, unreadable or for other data."""
-    from safetensors import safe_open
-
     if not path.is_file():
         return None
     try:
@@ -201,7 +206,11 @@ def _load(path: Path, shape: tuple) -> ModeClassifier | None:
 def mode_classifier(data, cache: str | Path | None = None, log: Callable[[str], None] = _log_stderr,
                     seed: int = 0) -> ModeClassifier:
     """The classifier for a labelled :class:`~modeguard.data.images.ImageSet` (1 set per
-    channel for stacked sets: pass their ``base``), trained once and cached."""
+    channel for stacked sets: pass their ``base``), trained once and cached.
+
+    cache: the cache folder (default :func:`cache_dir`); log: where progress lines go.
+    Raises :class:`DataError` for an unlabelled set.
+    """
     if not getattr(data, "labelled", False):
         raise DataError(f"{data.name}: the mode classifier needs a labelled image set")
     path = cache_path(data, cache)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .images import evaluate_images
 from .mixture import mode_coverage
 from .prdc import prdc as prdc_fn
 
 PRDC_K = 5
 
-#: evaluators for data kinds with their own metrics (images register theirs here)
-KIND_EVALUATORS: dict = {}
+#: ``evaluator(data, samples, prdc=, seed=) -> dict`` for data kinds with their own metrics
+KIND_EVALUATORS: dict = {"image": evaluate_images}
 
 
 def evaluate_samples(data, samples: np.ndarray, prdc: bool = True, seed: int = 12345) -> dict:

@@ -1,4 +1,4 @@
-"""The evaluation of image runs, registered for data kind ``"image"``.
+"""The evaluation of image runs (data kind ``"image"``; :mod:`.evaluate` dispatches to it).
 
 Labelled sets (digits, MNIST-format, labelled folders) and stacked sets are judged by
 ModeGuard's mode classifier (trained and cached on first use):
@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from .classifier import mode_classifier
-from .evaluate import KIND_EVALUATORS
 from .features import feature_metrics
 from .prdc import prdc as prdc_fn
 from .stacked import label_histogram_metrics, stacked_mode_metrics
@@ -61,5 +60,3 @@ def evaluate_images(data, samples: np.ndarray, prdc: bool = True, seed: int = 12
     out["classifier_acc"] = clf.accuracy
     return out
 
-
-KIND_EVALUATORS["image"] = evaluate_images

@@ -18,7 +18,7 @@ def _as_tensor(x) -> torch.Tensor:
 DIRECT_MAX_DIM = 16
 
 
-def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(m, d), (n, d) -> (m, n) Euclidean distances.
 
     The matrix-product form loses the small distances that matter here in float32 (on ring8,
@@ -30,11 +30,11 @@ def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode=mode)
 
 
-def _kth_nn_radius(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
-    """Distance from each row of x to its k-th nearest other row."""
+def kth_nn_radius(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
+    """Distance ``(n,)`` from each row of x ``(n, d)`` to its k-th nearest other row, ``chunk`` rows at a time."""
     out = torch.empty(len(x))
     for i in range(0, len(x), chunk):
-        d = _dist(x[i:i + chunk], x)
+        d = pairwise_distances(x[i:i + chunk], x)
         # k+1 smallest: the row itself (distance 0) comes first
         out[i:i + chunk] = d.topk(k + 1, dim=1, largest=False).values[:, k]
     return out
@@ -56,14 +56,14 @@ def prdc(real, fake, k: int = 5, chunk: int = 2048) -> dict:
     # distances do not change under a shared shift; float32 precision does (data far from 0)
     shift = real.mean(0)
     real, fake = (real - shift).float(), (fake - shift).float()
-    r_radius = _kth_nn_radius(real, k, chunk)
-    f_radius = _kth_nn_radius(fake, k, chunk)
+    r_radius = kth_nn_radius(real, k, chunk)
+    f_radius = kth_nn_radius(fake, k, chunk)
 
     inside_count = torch.zeros(len(fake))  # for each fake: real balls containing it
     nearest_fake = torch.full((len(real),), float("inf"))  # for each real: nearest fake distance
     recall_hit = torch.zeros(len(real), dtype=torch.bool)
     for i in range(0, len(fake), chunk):
-        d = _dist(fake[i:i + chunk], real)  # (m, N)
+        d = pairwise_distances(fake[i:i + chunk], real)  # (m, N)
         inside_count[i:i + chunk] = (d <= r_radius[None, :]).sum(1, dtype=torch.int32).float()  # int32: 2x faster
         nearest_fake = torch.minimum(nearest_fake, d.amin(0))
         recall_hit |= (d <= f_radius[i:i + chunk, None]).any(0)

@@ -13,16 +13,17 @@ ModelSpec fields used: ``z_dim``, ``channels`` (width), ``g_batchnorm``, ``d_bat
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..errors import ConfigError
-from . import PRESETS, register_arch
 from .mlp import HeadedDiscriminator
 from .spec import ModelSpec
 
 MAX_DOUBLINGS = 3
 
-PRESETS["dcgan"] = dict(arch="dcgan", z_dim=64, channels=64, g_batchnorm=True)
+#: spec fields ``--model dcgan`` sets before user options apply
+DCGAN_PRESET = dict(arch="dcgan", z_dim=64, channels=64, g_batchnorm=True)
 
 
 def resolution_plan(size: int) -> tuple[int, int]:
@@ -58,7 +59,10 @@ def _init_weights(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """z (n, z_dim) -> images (n, C, H, W) in [-1, 1]."""
+    """z ``(n, z_dim)`` -> images ``(n, C, H, W)`` in [-1, 1] for ``out_shape`` ``(C, H, W)``.
+
+    Raises :class:`ConfigError` for a shape the plan cannot reach (not square, odd side).
+    """
 
     def __init__(self, z_dim: int, out_shape: tuple, width: int = 64, batchnorm: bool = True):
         super().__init__()
@@ -79,7 +83,8 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, z):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z ``(n, z_dim)`` -> ``(n, C, H, W)``."""
         return self.net(self.project(z).view(len(z), *self.start))
 
 
@@ -90,7 +95,8 @@ class AsImages(nn.Module):
         super().__init__()
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, ...)`` with ``prod(shape)`` values per row -> ``(n, *shape)``."""
         return x.reshape(len(x), *self.shape)
 
     def extra_repr(self) -> str:
@@ -117,8 +123,11 @@ def dcgan_discriminator(in_shape: tuple, width: int = 64, batchnorm: bool = Fals
     return D
 
 
-@register_arch("dcgan")
-def _build_dcgan(spec: ModelSpec, shape: tuple):
+def build_dcgan(spec: ModelSpec, shape: tuple) -> tuple:
+    """``(make_G, make_D)`` for the ``dcgan`` architecture on images of ``shape`` ``(C, H, W)``.
+
+    Raises :class:`ConfigError` at once for point data or an unsupported image side.
+    """
     _plan(shape)  # fail early with a clear message
 
     def gen():

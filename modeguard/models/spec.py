@@ -11,9 +11,31 @@ from ..errors import ConfigError
 #: ``factory(in_features) -> (module, out_features)``: a layer spliced in before D's last layer.
 HeadLayer = Callable[[int], "tuple[nn.Module, int]"]
 
+#: activation name -> module factory (the names ``activation`` / ``d_activation`` accept)
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(),
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": lambda: nn.Tanh(),
+    "elu": lambda: nn.ELU(),
+}
+
+#: ``arch`` of user models built by a factory ``NAME(shape, **options) -> (G, D)``
+USER_ARCH = "user"
+#: ``arch`` of user models handed over already built
+MODULES_ARCH = "modules"
+
 
 @dataclass
 class ModelSpec:
+    """Everything ModeGuard needs to build G and D, as data strategies may edit first.
+
+    ``arch`` names a builder (``mlp``, ``dcgan``) or is :data:`USER_ARCH` (``factory``
+    builds the models from ``factory_options``; ``factory_ref`` is its reference, as
+    recorded in config.yaml) or :data:`MODULES_ARCH` (``modules`` holds the user's (G, D)).
+    Strategies' architecture edits (``d_pack``, ``d_head_layers``, ...) apply to ModeGuard's
+    own builders; for user models only ``d_pack`` is honoured, as the factory's ``pack``.
+    """
+
     arch: str = "mlp"
     z_dim: int = 16
     # four hidden layers in G: sharper jumps between modes than three (fewer off-mode samples)
@@ -33,10 +55,20 @@ class ModelSpec:
     num_discriminators: int = 1
     #: conv width multiplier for image architectures
     channels: int = 64
+    #: user models: ``factory(shape, **factory_options) -> (G, D)``, named by ``factory_ref``
+    factory: Callable | None = None
+    factory_ref: str | None = None
+    factory_options: dict = field(default_factory=dict)
+    #: user models handed over built: ``(G, D)``
+    modules: tuple | None = None
+
+    @property
+    def is_user(self) -> bool:
+        """True for the user's own models (a factory or ready-made modules)."""
+        return self.arch in (USER_ARCH, MODULES_ARCH)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first model option of the wrong type or range."""
-        from .mlp import ACTIVATIONS
 
         def fail(name, what):
             raise ConfigError(f"model option {name} must be {what}, got {getattr(self, name)!r}")
@@ -44,6 +76,10 @@ class ModelSpec:
         def is_int(v, low):
             return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
+        if self.is_user:  # the factory validates its own options
+            if not is_int(self.z_dim, 1):
+                fail("z_dim", "an integer >= 1")
+            return
         for name in ("z_dim", "d_pack", "d_out", "num_generators", "num_discriminators", "channels"):
             if not is_int(getattr(self, name), 1):
                 fail(name, "an integer >= 1")

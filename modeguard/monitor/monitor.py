@@ -63,10 +63,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy import stats
 
 from ..errors import ConfigError
 from ..metrics import mode_coverage, prdc
-from ..metrics.prdc import _dist, _kth_nn_radius
+from ..metrics.prdc import kth_nn_radius, pairwise_distances
 from .events import (COLLAPSE_CONFIRMED, COLLAPSE_SUSPECTED, D_OVERPOWERING, DIVERGED, RECOVERED, Event,
                      Evidence)
 
@@ -121,7 +122,7 @@ def coverage_density(real: torch.Tensor, real_radius: torch.Tensor, fake: torch.
     inside = torch.zeros(len(fake))
     nearest_fake = torch.full((len(real),), float("inf"))
     for i in range(0, len(fake), chunk):
-        d = _dist(fake[i:i + chunk], real)
+        d = pairwise_distances(fake[i:i + chunk], real)
         inside[i:i + chunk] = (d <= real_radius[None, :]).sum(1).float()
         nearest_fake = torch.minimum(nearest_fake, d.amin(0))
     return {"coverage": float((nearest_fake <= real_radius).float().mean()),
@@ -191,7 +192,7 @@ class CollapseMonitor:
         # by its mean like prdc does (float32 distances lose precision far from the origin)
         self._shift = self.reference.double().mean(0)
         self._ref_centred = (self.reference.double() - self._shift).float()
-        self._ref_radius = _kth_nn_radius(self._ref_centred, k, chunk=2048)
+        self._ref_radius = kth_nn_radius(self._ref_centred, k, chunk=2048)
         half_a, half_b = self.reference[0::2], self.reference[1::2]
         self._ideal_coverage = prdc(half_a, half_b, k=k)["coverage"]
         self._ideal_modes: dict[int, float] = {}
@@ -330,8 +331,6 @@ class CollapseMonitor:
         """(expected alive count of n real samples, its standard deviation, the count expected
         of a generator whose mode frequencies are uneven by ``uneven_sigma``)."""
         if n not in self._ideal_modes:
-            from scipy import stats
-
             p_hit = self.weights
             if self.centers is not None:  # real samples beyond 3 std do not count as high quality
                 p_hit = p_hit * stats.chi2.cdf(9.0, self.centers.shape[1])
