@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .atomic import atomic_write_bytes
+from .errors import ConfigError, write_failure
 from .recipes import (DEFAULT_KEYWORD, DEFAULT_LR, DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS,  # noqa: F401
                       GENERIC_STEPS, is_default_recipe)
 from .strategies import parse_strategies
@@ -45,6 +47,8 @@ class TrainConfig:
     heal_ladder: Any = None
     max_heals: int = 4
     tensorboard: bool = False
+    #: what each resume changed: ``{"step": N, "changed": {name: [before, after]}}``, oldest first
+    history: list = field(default_factory=list)
 
     # ---- derived values ----
     def resolved_steps(self) -> int:
@@ -55,6 +59,8 @@ class TrainConfig:
 
     def resolve(self) -> "TrainConfig":
         """A copy with every ``None`` default filled in, as written to ``config.yaml``."""
+        if not isinstance(self.data, str) or not self.data.strip():  # before it is used as a key
+            raise ConfigError(f"data must be a name or a path (a string), got {self.data!r}")
         c = dataclasses.replace(self)
         c.steps = self.resolved_steps()
         if c.sample_every is None:
@@ -112,15 +118,44 @@ class TrainConfig:
             raise ConfigError(f"on_collapse must be warn, stop or heal, got {self.on_collapse!r}")
         if not isinstance(self.model_options, dict):
             raise ConfigError("model_options must be a mapping")
+        self._validate_input_and_resources()
+
+    def _validate_input_and_resources(self) -> None:
+        """The checks that stop what training would die of: a non-string data name, a seed
+        the RNGs cannot take, NaN/inf anywhere, more threads than the machine can run."""
+        if not isinstance(self.data, str) or not self.data.strip():
+            raise ConfigError(f"data must be a name or a path (a string), got {self.data!r}")
+        if self.seed > MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
+        limit = max_threads()
+        if self.threads > limit:
+            raise ConfigError(f"threads must be at most {limit} (4 x this machine's {os.cpu_count() or 1} CPUs), "
+                              f"got {self.threads}")
+        for name, value in dataclasses.asdict(self).items():
+            where = _first_non_finite(value)
+            if where is not None:
+                raise ConfigError(f"{name}{where} must be a finite number, not NaN or inf")
+        if not isinstance(self.history, list) or not all(isinstance(h, dict) for h in self.history):
+            raise ConfigError("history must be a list of mappings (what each resume changed)")
 
     # ---- YAML ----
     def to_dict(self) -> dict:
+        """The config as plain data (what ``config.yaml`` holds); ``history`` only where a
+        resume changed something."""
         d = dataclasses.asdict(self)
         d["strategies"] = _strategies_as_data(self.strategies)
+        if not d["history"]:
+            del d["history"]
         return d
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Write the config to ``path`` as YAML, atomically (a crash keeps the old file).
+        Raises ``RunWriteError`` / ``OutputPathError`` (one line) where it cannot be written."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False).encode()
+        try:
+            atomic_write_bytes(Path(path), lambda f: f.write(text))
+        except OSError as e:
+            raise write_failure("config", path, e) from None
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -129,7 +164,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"unknown config key '{sorted(unknown)[0]}'")
+            raise ConfigError(f"unknown config key '{sorted(map(str, unknown))[0]}'")
         d = dict(d)
         for name in ("lr_g", "lr_d", "beta1", "beta2"):
             # YAML reads 1e-4 (no dot) as a string
@@ -146,10 +181,44 @@ class TrainConfig:
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            d = yaml.safe_load(path.read_text()) or {}
+            d = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a YAML file (it is not UTF-8 text)") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply") from None
         return cls.from_dict(d)
+
+
+#: the largest seed every RNG a run seeds accepts (torch's take 64 bits, NumPy's are fed 32)
+MAX_SEED = 2**32 - 1
+#: threads per CPU beyond which a run only thrashes (and PyTorch may crash)
+THREADS_PER_CPU = 4
+
+
+def max_threads() -> int:
+    """The most ``threads`` a config may ask for on this machine."""
+    return THREADS_PER_CPU * (os.cpu_count() or 1)
+
+
+def _first_non_finite(value, where: str = "") -> str | None:
+    """The path (``""``, ``.g_hidden[1]``) of the first NaN/inf float inside ``value``, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    if isinstance(value, dict):
+        items = ((f".{k}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, v in items:
+        found = _first_non_finite(v, where + key)
+        if found is not None:
+            return found
+    return None
 
 
 def _check_int(name: str, v, low: int) -> None:
@@ -163,3 +232,58 @@ def _strategies_as_data(value):
     if isinstance(value, str) and value.strip().lower() in ("", "none"):
         return []
     return [s.spec_string() for s in parse_strategies(value)]
+
+
+# ---------------------------------------------------------------- resuming
+#: settings that make a run what it is: a resume that changed one would describe a run that never happened
+IDENTITY_KEYS = ("data", "model", "model_options", "loss", "strategies", "seed", "batch_size", "lr_g", "lr_d",
+                 "beta1", "beta2", "n_critic", "heal_ladder", "max_heals")
+#: settings a resume may change (how long, how often to log / check / save, where it runs)
+RESUMABLE_KEYS = ("steps", "device", "amp", "threads", "log_every", "sample_every", "ckpt_every",
+                  "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard")
+#: resumable settings not worth a line in the history (how the terminal looks)
+UNRECORDED_KEYS = ("progress",)
+
+
+def resume_changes(saved: TrainConfig, overrides: dict) -> dict:
+    """The settings of ``overrides`` a resume of the run configured as ``saved`` may apply.
+
+    Raises :class:`ConfigError` listing every identity setting (:data:`IDENTITY_KEYS`) whose
+    value differs from ``saved`` (the same value is fine), and naming unknown keys. Returns
+    ``overrides`` minus those that repeat the saved identity.
+    """
+    unknown = sorted(k for k in overrides if k not in IDENTITY_KEYS and k not in RESUMABLE_KEYS)
+    if unknown:
+        raise ConfigError(f"--resume cannot set '{unknown[0]}'")
+    differ = [k for k in IDENTITY_KEYS if k in overrides and not _same_setting(k, getattr(saved, k), overrides[k])]
+    if differ:
+        said = ", ".join(f"{k} ({_shown(getattr(saved, k))} -> {_shown(overrides[k])})" for k in differ)
+        raise ConfigError(f"a resume continues the run as it was; these settings differ from the run's: {said}. "
+                          f"Start a new run (--out) to change them")
+    return {k: v for k, v in overrides.items() if k in RESUMABLE_KEYS}
+
+
+def history_entry(saved: TrainConfig, changes: dict, step: int) -> dict | None:
+    """The ``history`` row of a resume at ``step`` that applied ``changes`` to ``saved``:
+    ``{"step": N, "changed": {name: [before, after]}}``; None where nothing recorded changed."""
+    changed = {k: [getattr(saved, k), v] for k, v in changes.items()
+               if k not in UNRECORDED_KEYS and getattr(saved, k) != v}
+    return {"step": int(step), "changed": changed} if changed else None
+
+
+def _same_setting(name: str, saved, given) -> bool:
+    if name == "strategies":
+        if is_default_recipe(given):  # the saved run holds the recipe already expanded
+            return any(_same_setting(name, saved, list(r)) for r in DEFAULT_RECIPES.values())
+        return _strategies_as_data(saved) == _strategies_as_data(given)
+    if name == "data" and isinstance(saved, str) and isinstance(given, str) and saved != given:
+        try:  # the same file named two ways
+            return Path(saved).resolve(strict=True) == Path(given).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return False
+    return saved == given
+
+
+def _shown(value) -> str:
+    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

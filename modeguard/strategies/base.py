@@ -22,6 +22,7 @@ step hooks run in the order the user listed the strategies.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -57,6 +58,8 @@ class Option:
         except (TypeError, ValueError):
             raise ConfigError(f"strategy '{strategy}': option '{name}' must be {self.type.__name__}, "
                               f"got {value!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"strategy '{strategy}': option '{name}' must be a finite number, got {value}")
         if self.low is not None and value < self.low:
             raise ConfigError(f"strategy '{strategy}': option '{name}' must be >= {self.low}, got {value}")
         if self.high is not None and value > self.high:
@@ -159,11 +162,14 @@ def registry() -> dict[str, type[Strategy]]:
 
 
 def _split_specs(text: str) -> list[str]:
-    """'r1:gamma=1,every=4,ema' -> ['r1:gamma=1:every=4', 'ema'] (a bare k=v joins the previous)."""
+    """'r1:gamma=1,every=4,ema' -> ['r1:gamma=1:every=4', 'ema'] (a bare k=v joins the previous).
+
+    Raises ConfigError for an empty entry (``'r1,,ema'``, ``','``): a typo must not quietly
+    mean fewer strategies, or the plain GAN."""
     specs: list[str] = []
     for token in (t.strip() for t in text.split(",")):
         if not token:
-            continue
+            raise ConfigError(f"strategy list '{text.strip()}' has an empty entry")
         if "=" in token and ":" not in token and specs:
             specs[-1] += ":" + token
         else:
@@ -180,6 +186,8 @@ def parse_strategy(item) -> Strategy:
         item = dict(item)
         name = item.pop("name", None)
         opts = item
+        if not all(isinstance(k, str) for k in opts):
+            raise ConfigError(f"strategy '{name}': option names must be strings")
     elif isinstance(item, str):
         name, *parts = item.strip().split(":")
         opts = {}
@@ -187,10 +195,12 @@ def parse_strategy(item) -> Strategy:
             key, eq, value = part.partition("=")
             if not eq:
                 raise ConfigError(f"strategy '{name}': option '{part}' must look like key=value")
+            if key.strip() in opts:  # silently keeping the last value hides a typo
+                raise ConfigError(f"strategy '{name}': option '{key.strip()}' is given twice")
             opts[key.strip()] = value.strip()
     else:
         raise ConfigError(f"a strategy must be a string or a mapping, got {item!r}")
-    if name not in reg:
+    if not isinstance(name, str) or name not in reg:
         raise ConfigError(f"unknown strategy '{name}'; run 'modeguard strategies' for the list")
     return reg[name](**opts)
 
