@@ -11,13 +11,13 @@ D overpowering, each with its evidence.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import torch
 from torch import nn
 
 from modeguard.monitor import CollapseMonitor
+from modeguard.monitor.events import append_events
 
 
 def ring8(n: int, gen: torch.Generator, std: float = 0.01) -> torch.Tensor:
@@ -29,11 +29,17 @@ def ring8(n: int, gen: torch.Generator, std: float = 0.01) -> torch.Tensor:
 
 
 def mlp(d_in: int, d_out: int, width: int = 128) -> nn.Module:
+    """A two-hidden-layer ReLU network mapping (n, d_in) to (n, d_out)."""
     return nn.Sequential(nn.Linear(d_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
                          nn.Linear(width, d_out))
 
 
 def main(argv=None) -> dict:
+    """Train the plain GAN with the monitor watching; ``argv`` as on the command line.
+
+    Returns ``{"events": the events raised, "last": the last check's figures, "checks": how
+    many checks ran}``; appends the events to the ``--events`` file when given.
+    """
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--every", type=int, default=100, help="steps between monitor checks")
@@ -86,9 +92,7 @@ def main(argv=None) -> dict:
     print(f"after {args.steps} steps: {int(last['modes'])}/8 modes alive, coverage {last['coverage']:.2f}, "
           f"{len(events)} events")
     if args.events:
-        with open(args.events, "a") as f:
-            for e in events:
-                f.write(json.dumps(e.to_dict()) + "\n")
+        append_events(args.events, events)
     return {"events": events, "last": last, "checks": len(monitor.history)}
 
 

@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..metrics.classifier import mode_classifier
+
 
 @dataclass
 class FeatureSpace:
@@ -61,16 +63,13 @@ def point_space(data) -> FeatureSpace:
 
 
 def pixel_space(data) -> FeatureSpace:
+    """Raw pixels, flattened to (n, C*H*W) float32; no modes known."""
     return FeatureSpace("raw pixels", lambda x: (_flat(x).astype(np.float32), None))
 
 
 def classifier_space(data) -> FeatureSpace | None:
     """The mode classifier's penultimate features and its labels (per channel for stacked
     sets, whose mode is the label triple); None when the set has no labels."""
-    try:
-        from ..metrics.classifier import mode_classifier
-    except ImportError:
-        return None
     stacked = bool(getattr(data, "stacked", False))
     base = data.base if stacked else data
     if not getattr(base, "labelled", False):
@@ -104,6 +103,7 @@ def classifier_space(data) -> FeatureSpace | None:
 
 
 def image_space(data) -> FeatureSpace:
+    """The mode classifier's space for a labelled image set, raw pixels otherwise."""
     return classifier_space(data) or pixel_space(data)
 
 

@@ -92,6 +92,8 @@ class Reading:
     healthy: bool = False
 
     def to_dict(self) -> dict:
+        """Its JSON form, one line of ``monitor.jsonl``: the step, the figures (rounded), the
+        per-mode counts and the names of the bad figures where there are any."""
         out = {"step": self.step, **{k: _round(v) for k, v in self.figures.items()},
                "healthy": self.healthy, "judged": self.judged}
         if self.mode_counts is not None:
@@ -230,6 +232,7 @@ class CollapseMonitor:
                 "quiet_until": self.quiet_until}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (the learned levels, the open episode, the counters)."""
         self.reset()
         self.best = {k: float(v) for k, v in state.get("best", {}).items()}
         self.progress_step = state.get("progress_step")
@@ -253,10 +256,12 @@ class CollapseMonitor:
 
     @property
     def in_episode(self) -> bool:
+        """A collapse episode is open (suspected or confirmed)."""
         return self.episode is not None
 
     @property
     def confirmed(self) -> bool:
+        """The open episode has been confirmed as a collapse."""
         return bool(self.episode and self.episode.get("confirmed"))
 
     def healthy_levels(self) -> dict[str, float]:
