@@ -26,41 +26,54 @@ Tensor = torch.Tensor
 
 
 def minimax_d(real: Tensor, fake: Tensor) -> Tensor:
+    """D's cross-entropy loss: ``-log sigmoid(real) - log(1 - sigmoid(fake))``, batch means.
+
+    real / fake: D's logits ``(n,)`` or ``(n, 1)`` on real and generated samples; returns a 0-d tensor.
+    """
     # -log sigmoid(r) = softplus(-r); -log(1 - sigmoid(f)) = softplus(f)
     return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
 def minimax_g(fake: Tensor) -> Tensor:
+    """G's saturating loss ``log(1 - sigmoid(fake))`` (the article's formula); fake: D's logits; 0-d."""
     # log(1 - sigmoid(f)) = -softplus(f)
     return -F.softplus(fake).mean()
 
 
 def ns_g(fake: Tensor) -> Tensor:
+    """G's non-saturating loss ``-log sigmoid(fake)``; fake: D's logits ``(n,)`` / ``(n, 1)``; 0-d."""
     return F.softplus(-fake).mean()
 
 
 def wgan_d(real: Tensor, fake: Tensor) -> Tensor:
+    """The critic's loss ``mean(fake) - mean(real)``; real / fake: critic values; 0-d."""
     return fake.mean() - real.mean()
 
 
 def wgan_g(fake: Tensor) -> Tensor:
+    """G's loss ``-mean(fake)`` (WGAN and hinge); fake: critic values; 0-d."""
     return -fake.mean()
 
 
 def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
+    """D's hinge loss ``mean(relu(1 - real)) + mean(relu(1 + fake))``; 0-d."""
     return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
 
 def lsgan_d(real: Tensor, fake: Tensor) -> Tensor:
+    """D's least-squares loss with targets 1 (real) and 0 (fake), halved; 0-d."""
     return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
 
 
 def lsgan_g(fake: Tensor) -> Tensor:
+    """G's least-squares loss with target 1, halved; 0-d."""
     return 0.5 * ((fake - 1.0) ** 2).mean()
 
 
 @dataclass(frozen=True)
 class Loss:
+    """A named pair of losses: ``d(real_out, fake_out)`` for D and ``g(fake_out)`` for G (0-d tensors)."""
+
     name: str
     d: Callable[[Tensor, Tensor], Tensor]
     g: Callable[[Tensor], Tensor]
@@ -78,6 +91,7 @@ LOSSES: dict[str, Loss] = {
 
 
 def get_loss(name: str) -> Loss:
+    """The :class:`Loss` called ``name`` (a key of :data:`LOSSES`); raises :class:`ConfigError` otherwise."""
     try:
         return LOSSES[name]
     except KeyError:

@@ -100,6 +100,7 @@ class AsImages(nn.Module):
         return x.reshape(len(x), *self.shape)
 
     def extra_repr(self) -> str:
+        """The target shape, for ``print(model)``."""
         return f"shape={self.shape}"
 
 
