@@ -1,31 +1,43 @@
 """Run many training jobs in parallel processes, one torch thread each.
 
 One thread per process is steady on a busy machine; two threads per process are not.
+The Ray backend (:mod:`modeguard.bench.ray_backend`) runs the same :func:`run_job`.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from tqdm.auto import tqdm
+
+from ..config import TrainConfig
+from ..train import Trainer
+
 
 @dataclass
 class Job:
+    """One training run of a sweep.
+
+    config: a ``TrainConfig.to_dict()``; out: its run directory (``None``: keep nothing on
+    disk); tags: the columns that name the run in the results (strategies, data, seed, steps).
+    """
+
     config: dict
     out: str | None = None
     tags: dict = field(default_factory=dict)
 
 
 def run_job(job: Job) -> dict:
-    """Train one config (in this process) and return its evaluation, tags and wall time."""
-    import torch
+    """Train one config (in this process) and return its tags, evaluation and wall time.
 
-    from ..config import TrainConfig
-    from ..train import Trainer
-
+    Raises what training raises (the backends turn it into an error row).
+    """
     torch.set_num_threads(1)
     config = TrainConfig.from_dict({**job.config, "progress": False, "threads": 1})
     t0 = time.perf_counter()
@@ -35,19 +47,31 @@ def run_job(job: Job) -> dict:
     return {**job.tags, **result, "seconds": time.perf_counter() - t0}
 
 
+def run_dir_name(tags: dict) -> str:
+    """A folder name for a run from its tags, e.g. ``r1_gamma_1-ema--ring8-seed0``."""
+    strategies = re.sub(r"[^A-Za-z0-9._-]+", "_", str(tags["strategies"]))
+    return f"{strategies}--{tags['data']}-seed{tags['seed']}"
+
+
 def default_workers() -> int:
+    """The CPU cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def progress_bar(total: int, enabled: bool):
+    """A tqdm bar over ``total`` runs, or ``None`` when ``enabled`` is false."""
+    return tqdm(total=total, desc="runs", unit="run", dynamic_ncols=True) if enabled else None
+
+
 def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True, on_result=None) -> list[dict]:
-    """Run ``jobs`` on ``workers`` processes; results come back in job order."""
+    """Run ``jobs`` on ``workers`` local processes; results come back in job order.
+
+    ``on_result(row)`` is called as each run finishes. A run that raises becomes a row with
+    an ``error`` column; the other runs go on.
+    """
     workers = workers or default_workers()
     results: list[dict | None] = [None] * len(jobs)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc="runs", unit="run")
+    bar = progress_bar(len(jobs), progress)
     if workers == 1:
         for i, job in enumerate(jobs):
             results[i] = run_job(job)
@@ -75,6 +99,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
 
 
 def ensure_dir(path: str | Path) -> Path:
+    """``path`` as a Path, created with its parents."""
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     return p

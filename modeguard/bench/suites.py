@@ -2,7 +2,9 @@
 
 ``run_suite`` writes ``results.csv`` (one row per run) and ``results.md`` (mean ± std per
 strategy set and data set) into the output folder, appending as runs finish so a long
-sweep that is stopped keeps what it measured.
+sweep that is stopped keeps what it measured. The runs go to local processes (the
+default) or to Ray tasks (``backend="ray"``, on this machine or a cluster), which also
+write each run's directory under ``OUT/runs/``.
 """
 from __future__ import annotations
 
@@ -14,15 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DEFAULT_RECIPE, TrainConfig, is_default_recipe
+from ..data import resolve_data
 from ..errors import ConfigError
 from ..strategies import parse_strategies, registry
-from .runner import Job, run_jobs
+from .ray_backend import DEFAULT_MAX_RETRIES, LOCAL_CPUS, run_jobs_ray
+from .runner import Job, run_dir_name, run_jobs
 
 PLAIN = "none"
 RECIPE = ",".join(DEFAULT_RECIPE)
 
 #: strategy sets of the mixture suite when none are given: plain, the recipe, then each alone
 def default_mixture_sets() -> list[str]:
+    """The mixture suite's strategy sets: plain, the recipe, then every strategy alone."""
     alone = [n for n in sorted(registry()) if n != "warm-start"]
     return [PLAIN, RECIPE, *[n for n in alone if n != RECIPE]]
 
@@ -31,12 +36,16 @@ SUITES = {
     "mixtures": {"data": ["ring8", "grid25"], "sets": default_mixture_sets},
 }
 
+BACKENDS = ("local", "ray")
+
 COLUMNS = ["strategies", "data", "seed", "steps", "modes", "modes_strict", "hq_pct", "rev_kl",
            "precision", "recall", "density", "coverage", "seconds", "error"]
 
 
 def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | None = None,
                base: dict | None = None) -> list[Job]:
+    """One job per (strategy set, data set, seed); ``base``: config values of every run.
+    Raises ConfigError for an unknown strategy before any run starts."""
     jobs = []
     for st in sets:
         if not is_default_recipe(st):
@@ -53,12 +62,24 @@ def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | 
 
 def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: list[str] | None = None,
               seeds: int = 5, steps: int | None = None, workers: int | None = None, progress: bool = True,
-              base: dict | None = None, resume: bool = False) -> list[dict]:
-    """Run the suite into ``out``; with ``resume``, runs already in ``out/results.csv`` are kept, not redone."""
+              base: dict | None = None, resume: bool = False, backend: str = "local",
+              address: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES) -> list[dict]:
+    """Run the suite into ``out`` and return one row per run (failed runs carry ``error``).
+
+    resume: runs already in ``out/results.csv`` are kept, not redone. backend: ``local``
+    (``workers`` processes, default all cores) or ``ray`` (a task per run on the cluster at
+    ``address``, or on a local cluster of ``workers`` CPUs, default 2; a run whose worker
+    dies is retried ``max_retries`` times; run directories in ``out/runs/``).
+    Raises ConfigError for bad input (unknown suite or strategy, Ray missing or unreachable).
+    """
     if suite not in SUITES:
         raise ConfigError(f"unknown suite '{suite}'; choose one of {', '.join(SUITES)}")
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address names a Ray cluster; add --backend ray")
     spec = SUITES[suite]
     sets = sets or spec["sets"]()
     if PLAIN not in sets:
@@ -79,7 +100,14 @@ def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: 
         with open(csv_path, "a", newline="") as f:
             csv.DictWriter(f, COLUMNS, extrasaction="ignore").writerow({k: row.get(k, "") for k in COLUMNS})
 
-    results = done + run_jobs(jobs, workers=workers, progress=progress, on_result=append)
+    if backend == "ray":
+        for job in jobs:
+            job.out = str(out / "runs" / run_dir_name(job.tags))
+        ran = run_jobs_ray(jobs, address, num_cpus=workers or LOCAL_CPUS, max_retries=max_retries,
+                           progress=progress, on_result=append)
+    else:
+        ran = run_jobs(jobs, workers=workers, progress=progress, on_result=append)
+    results = done + ran
     write_table(results, out / "results.md")
     (out / "suite.json").write_text(json.dumps({"suite": suite, "sets": sets, "seeds": seeds, "steps": steps}))
     return results
@@ -117,15 +145,14 @@ def _fmt(values: list[float], digits: int) -> str:
 
 
 def summarise(results: list[dict]) -> list[dict]:
-    """One row per (strategies, data): mean ± std over seeds, and how many seeds kept every mode."""
+    """One row per (strategies, data): mean ± std over seeds, how many seeds kept every mode,
+    and how many runs failed."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault((r["strategies"], r["data"]), []).append(r)
     rows = []
     for (st, d), rs in groups.items():
         ok = [r for r in rs if "error" not in r]
-        from ..data import resolve_data
-
         k = len(resolve_data(d).modes.centers) if resolve_data(d).modes is not None else None
         rows.append({
             "strategies": st, "data": d, "runs": len(rs), "failed": len(rs) - len(ok),
@@ -140,11 +167,14 @@ def summarise(results: list[dict]) -> list[dict]:
 
 
 def write_table(results: list[dict], path: Path) -> str:
+    """Write (and return) the Markdown table of :func:`summarise`, then one line per failed run."""
     rows = summarise(results)
-    head = ("| strategies | data | modes | strict modes | seeds with every mode (strict) | HQ % | rev-KL | s/run |\n"
-            "|---|---|---|---|---|---|---|---|\n")
+    head = ("| strategies | data | modes | strict modes | seeds with every mode (strict) | HQ % | rev-KL | s/run "
+            "| failed runs |\n|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(f"| `{r['strategies']}` | {r['data']} | {r['modes']} | {r['modes_strict']} | {r['all_modes']} | "
-                   f"{r['hq_pct']} | {r['rev_kl']} | {r['seconds']} |\n" for r in rows)
-    text = head + body
+                   f"{r['hq_pct']} | {r['rev_kl']} | {r['seconds']} | {r['failed']} |\n" for r in rows)
+    failed = [r for r in results if "error" in r]
+    tail = "".join(f"- failed: `{r['strategies']}` {r['data']} seed {r['seed']}: {r['error']}\n" for r in failed)
+    text = head + body + ("\n" + tail if tail else "")
     Path(path).write_text(text)
     return text
