@@ -1,25 +1,19 @@
 """Anti-collapse strategies, one module each, registered by name.
 
-Every module in this package is imported on first use of the registry, so adding a
-strategy is one file with a ``@register`` class.
+This is the one place that imports every strategy module (each registers its class with
+``@register`` on import), so :func:`registry` is complete as soon as the package is
+imported. Adding a strategy = one file with a ``@register`` class + one line below.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from .base import Option, Strategy, parse_strategies, parse_strategy, register, registry
+from .needs import Need
 
-_LOADED = False
+# every strategy module, imported for its registration
+from . import (adam, adaptive_lr, batchnorm, ema, feature_matching, freeze_d, gp,  # noqa: E402,F401
+               instance_noise, label_smoothing, lr_schedule, minibatch_disc, minibatch_stddev, multi_d, multi_g,
+               pacgan, r1, rmsprop, sgd, spectral_norm, ttur, unrolled, warm_start)
+from . import ada, consistency, diffaugment, lecam  # noqa: E402,F401
 
-
-def _import_all() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_") and info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
-
-__all__ = ["Option", "Strategy", "parse_strategies", "parse_strategy", "register", "registry"]
+__all__ = ["Need", "Option", "Strategy", "parse_strategies", "parse_strategy", "register",
+           "registry"]

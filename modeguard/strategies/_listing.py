@@ -1,6 +1,8 @@
 """Cross-strategy checks for ``validate``: what else a config lists, and with which options."""
 from __future__ import annotations
 
+from .base import parse_strategies
+
 
 def listed(config) -> dict:
     """``{name: strategy}`` for every strategy ``config.strategies`` lists (fresh instances).
@@ -8,8 +10,6 @@ def listed(config) -> dict:
     ``validate`` runs before anything is built, so a strategy that cannot work beside
     another (or beside one of its option values) looks here.
     """
-    from .base import parse_strategies
-
     return {s.name: s for s in parse_strategies(config.strategies)}
 
 

@@ -1,24 +1,20 @@
 """Shared pieces of the optimizer and learning-rate strategies.
 
-Learning rates compose through the optimizer's param groups: every group keeps its base
-rate in ``group['initial_lr']`` and any number of multipliers in ``group['lr_factor_<who>']``
-(the schedule's, the adaptive controller's); its ``lr`` is always the base times every
-factor. A strategy changes only its own factor or the base, so ``ttur`` + ``sgd`` +
-``lr-schedule`` + ``adaptive-lr`` stack in any listed order. The groups travel in the
-optimizer's state dict, so a resumed run gets the same rates back.
+Learning rates compose through the optimizer's param groups (see
+:mod:`modeguard.remedies.lr`): a base rate times named factors, so ``ttur`` + ``sgd`` +
+``lr-schedule`` + ``adaptive-lr`` stack in any listed order.
 """
 from __future__ import annotations
 
 import abc
-import math
 
 import torch
 
 from ..errors import ConfigError
+from ..remedies.lr import FACTOR_PREFIX, base_lr, set_base_lr, set_lr_factor  # noqa: F401  (re-exported)
 from .base import Option, Strategy, parse_strategies
 
 NETS = ("g", "d")
-FACTOR_PREFIX = "lr_factor_"
 
 
 def nets_option(default: tuple[str, ...], help: str) -> Option:
@@ -27,38 +23,17 @@ def nets_option(default: tuple[str, ...], help: str) -> Option:
 
 
 def optimizer_of(ctx, net: str) -> torch.optim.Optimizer:
+    """``ctx.opt_g`` for ``"g"``, ``ctx.opt_d`` for ``"d"``."""
     return ctx.opt_g if net == "g" else ctx.opt_d
 
 
 def config_lr(config, net: str) -> float:
+    """The config's learning rate of ``net`` (``"g"`` or ``"d"``)."""
     return float(config.lr_g if net == "g" else config.lr_d)
 
 
-def _apply(group: dict) -> None:
-    factor = math.prod(v for k, v in group.items() if k.startswith(FACTOR_PREFIX))
-    group["lr"] = group["initial_lr"] * factor
-
-
-def base_lr(group: dict) -> float:
-    """The group's base rate (before schedules and controllers), recorded on first use."""
-    return group.setdefault("initial_lr", group["lr"])
-
-
-def set_base_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["initial_lr"] = float(lr)
-        _apply(group)
-
-
-def set_lr_factor(opt: torch.optim.Optimizer, who: str, factor: float) -> None:
-    """Set the multiplier named ``who`` on every group: lr = initial_lr * prod(factors)."""
-    for group in opt.param_groups:
-        base_lr(group)
-        group[FACTOR_PREFIX + who] = float(factor)
-        _apply(group)
-
-
 def trainable(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters of ``module`` that require grad."""
     # frozen parameters (freeze-d) never enter an optimizer
     return [p for p in module.parameters() if p.requires_grad]
 
@@ -84,6 +59,7 @@ class OptimizerStrategy(Strategy, abc.ABC):
                                   f"set the optimizer of {'+'.join(shared).upper()}; give each a different 'nets'")
 
     def lr_for(self, config, net: str) -> float:
+        """The option ``lr``, or the config's rate of ``net`` when it is unset."""
         return config_lr(config, net) if self.lr is None else self.lr
 
     def configure_optimizers(self, ctx) -> None:

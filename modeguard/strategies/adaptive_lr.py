@@ -5,20 +5,24 @@ calls real data real. Above the target band D is winning: its lr is lowered (and
 raised) by ``factor``; below it, the reverse. A D that wins outright gives G vanishing or
 single-mode gradients; one that loses gives G no direction at all.
 
-The scales multiply each optimizer's base lr (``group['initial_lr']``), so the controller
-composes with ``ttur`` and ``lr-schedule``.
+The controller is :class:`modeguard.remedies.AdaptiveLRController`; its scales multiply
+each optimizer's base lr (``group['initial_lr']``), so it composes with ``ttur`` and
+``lr-schedule``.
 """
 from __future__ import annotations
 
-import torch
-
 from ..errors import ConfigError
-from ._optim import nets_option, optimizer_of, set_lr_factor
+from ..remedies import AdaptiveLRController
+from ._optim import nets_option
 from .base import Option, Strategy, register
 
 
 @register
 class AdaptiveLR(Strategy):
+    """Feeds D's real scores to an :class:`~modeguard.remedies.AdaptiveLRController` every
+    step and lets it adjust the rates every ``interval`` steps; logs ``d_real_acc_avg`` and
+    ``lr_scale_<net>``. Works on any model."""
+
     name = "adaptive-lr"
     summary = "controller that lowers D's lr when D wins and raises it when D loses (cf. ADA)"
     remedies = (10,)
@@ -38,14 +42,18 @@ class AdaptiveLR(Strategy):
         if self.min_scale > 1.0 or self.max_scale < 1.0:
             raise ConfigError(f"strategy '{self.name}': options 'min_scale' <= 1 <= 'max_scale' are needed, "
                               f"got {self.min_scale} and {self.max_scale}")
-        self.scales = {"g": 1.0, "d": 1.0}
-        self._acc_sum = torch.zeros(())
-        self._acc_count = 0
+        self.controller = AdaptiveLRController(self.target, self.margin, self.factor, self.min_scale,
+                                               self.max_scale, self.nets)
+
+    @property
+    def scales(self) -> dict[str, float]:
+        """The controller's current lr scales ``{"g": ..., "d": ...}``."""
+        return self.controller.scales
 
     def _apply(self, ctx) -> None:
+        self.controller.apply(ctx.opt_g, ctx.opt_d)
         for net in self.nets:
-            set_lr_factor(optimizer_of(ctx, net), "adaptive", self.scales[net])
-            ctx.stats[f"lr_scale_{net}"] = self.scales[net]
+            ctx.stats[f"lr_scale_{net}"] = self.controller.scales[net]
 
     def configure_optimizers(self, ctx) -> None:
         self._apply(ctx)
@@ -54,29 +62,14 @@ class AdaptiveLR(Strategy):
         batch = ctx.last_d_batch
         if batch is None or batch.d_real is None:
             return
-        score = ctx.objective.real_score(batch.d_real.detach())
-        # summed as a tensor: no device sync until the interval ends
-        self._acc_sum = self._acc_sum.to(score.device) + (score > 0).float().mean()
-        self._acc_count += 1
+        self.controller.observe(ctx.objective.real_score(batch.d_real.detach()))
         if ctx.step % self.interval:
             return
-        accuracy = float(self._acc_sum) / self._acc_count
-        self._acc_sum, self._acc_count = torch.zeros(()), 0
-        ctx.stats["d_real_acc_avg"] = accuracy
-        if accuracy > self.target + self.margin:  # D wins: slow D down, speed G up
-            step = {"d": 1.0 / self.factor, "g": self.factor}
-        elif accuracy < self.target - self.margin:
-            step = {"d": self.factor, "g": 1.0 / self.factor}
-        else:
-            return
-        for net in self.nets:
-            self.scales[net] = min(self.max_scale, max(self.min_scale, self.scales[net] * step[net]))
+        ctx.stats["d_real_acc_avg"] = self.controller.adjust()
         self._apply(ctx)
 
     def state_dict(self):
-        return {"scales": dict(self.scales), "acc_sum": float(self._acc_sum), "acc_count": self._acc_count}
+        return self.controller.state_dict()
 
     def load_state_dict(self, state):
-        self.scales.update({k: float(v) for k, v in state.get("scales", {}).items()})
-        self._acc_sum = torch.tensor(float(state.get("acc_sum", 0.0)))
-        self._acc_count = int(state.get("acc_count", 0))
+        self.controller.load_state_dict(state)

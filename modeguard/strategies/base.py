@@ -16,6 +16,9 @@ no-ops). The trainer calls, in order:
    and when sampling:
 10. ``eval_generator(ctx, G)``     which generator produces samples (EMA copy)
 
+Between 2 and 3, once the models exist, ``check_models(G, D, spec)`` refuses models that
+lack what the strategy ``needs`` (see :mod:`modeguard.strategies.needs`).
+
 ``state_dict`` / ``load_state_dict`` carry a strategy's state through checkpoints. Setup
 hooks run in ascending ``order`` (architecture edits before normalisation before freezing);
 step hooks run in the order the user listed the strategies.
@@ -30,6 +33,7 @@ import torch
 
 from ..recipes import is_default_recipe
 from ..errors import ConfigError
+from .needs import Need
 
 
 @dataclass(frozen=True)
@@ -72,14 +76,22 @@ class Option:
 
 
 class Strategy:
-    """Base class: every hook is a no-op. Subclasses set ``name``, ``summary``,
-    ``remedies`` (the article's points it answers) and ``options``."""
+    """Base class of every strategy: every hook is a no-op.
+
+    Subclasses set ``name`` (the registry key), ``summary`` (one line for listings),
+    ``remedies`` (the article's points it answers), ``options`` (name -> :class:`Option`),
+    ``order`` (setup order, ascending) and ``needs`` (what the models must provide; empty
+    when the strategy has a generic form that works on any G/D pair). Options are parsed
+    and range-checked on construction and read as attributes (``self.gamma``); an unknown
+    option raises ConfigError.
+    """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     remedies: ClassVar[tuple[int, ...]] = ()
     options: ClassVar[dict[str, Option]] = {}
     order: ClassVar[int] = 50
+    needs: ClassVar[tuple[Need, ...]] = ()
 
     def __init__(self, **opts):
         unknown = set(opts) - set(self.options)
@@ -98,6 +110,7 @@ class Strategy:
         raise AttributeError(item)
 
     def spec_string(self) -> str:
+        """``name:opt=v:...`` listing only the options that differ from their defaults."""
         changed = [f"{k}={'+'.join(v) if isinstance(v, tuple) else v}"
                    for k, v in self.opts.items() if v != self.options[k].default]
         return ":".join([self.name, *changed])
@@ -107,46 +120,61 @@ class Strategy:
 
     # ---- hooks (no-ops) ----
     def validate(self, config) -> None:
-        pass
+        """Raise ConfigError when ``config`` (or another listed strategy) rules this one out."""
+
+    def check_models(self, G: torch.nn.Module, D: torch.nn.Module, spec) -> None:
+        """Raise ConfigError (one line: what the model must provide) when the built ``G`` / ``D``
+        (made from the ``ModelSpec`` ``spec``, ModeGuard's or the user's) lack something in
+        ``needs``. Called once the models are built, before ``setup``."""
+        for need in self.needs:
+            if not need.test(G, D, spec):
+                raise ConfigError(f"strategy '{self.name}' needs {need.what}")
 
     def configure_models(self, spec, ctx) -> None:
-        pass
+        """Edit the ``ModelSpec`` before ModeGuard builds its models (ignored for user models)."""
 
     def setup(self, ctx) -> None:
-        pass
+        """Edit the built models ``ctx.G`` / ``ctx.D`` (before their optimizers exist)."""
 
     def configure_optimizers(self, ctx) -> None:
-        pass
+        """Replace or adjust ``ctx.opt_g`` / ``ctx.opt_d``."""
 
     def d_inputs(self, ctx, real: torch.Tensor, fake: torch.Tensor):
+        """``(real_in, fake_in)``: what D sees of the batches ``(n, ...)``, in both phases."""
         return real, fake
 
     def d_loss(self, ctx, batch) -> torch.Tensor | None:
+        """An extra 0-d term for D's loss (after the adversarial loss filled ``batch``), or None."""
         return None
 
     def g_step(self, ctx, step_fn: Callable[[], Any]):
+        """Run G's step ``step_fn`` (possibly inside a context, e.g. an unrolled D); return its result."""
         return step_fn()
 
     def g_loss(self, ctx, batch) -> torch.Tensor | None:
+        """An extra 0-d term for G's loss, or None."""
         return None
 
     def after_step(self, ctx) -> None:
-        pass
+        """Called after every full step (``ctx.step`` already counts it): averages, schedules."""
 
     def eval_generator(self, ctx, G: torch.nn.Module) -> torch.nn.Module:
+        """The generator to sample from, given the one chosen so far (e.g. an EMA copy)."""
         return G
 
     def state_dict(self) -> dict:
+        """The strategy's state for checkpoints (tensors, numbers, strings, containers of them)."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        """Restore what :meth:`state_dict` returned."""
 
 
 _REGISTRY: dict[str, type[Strategy]] = {}
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: file ``cls`` in the registry under ``cls.name`` (TypeError without one)."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
     _REGISTRY[cls.name] = cls
@@ -154,10 +182,11 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 
 def registry() -> dict[str, type[Strategy]]:
-    from . import _import_all
+    """``{name: strategy class}`` of every registered strategy (a copy).
 
-    _import_all()  # importing the strategy modules registers them
-
+    Complete whenever this module was imported through its package: the package's
+    ``__init__`` imports every strategy module, which registers it.
+    """
     return dict(_REGISTRY)
 
 

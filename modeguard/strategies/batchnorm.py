@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from ._optim import nets_option
 from .base import Strategy, register
+from .needs import PRESET_MODELS
 
 
 @register
 class BatchNorm(Strategy):
+    """Sets ``g_batchnorm`` / ``d_batchnorm`` on ModeGuard's ModelSpec; user models must
+    carry their own batch norm (refused, since there is no sound generic insertion point)."""
+
     name = "batchnorm"
     summary = "batch normalization after every hidden layer of G and/or D (Ioffe 2015)"
     remedies = (3,)
+    needs = (PRESET_MODELS,)
     options = {
         "nets": nets_option(("g",), "networks that get batch norm: g, d or g+d"),
     }
@@ -24,3 +29,6 @@ class BatchNorm(Strategy):
             spec.g_batchnorm = True
         if "d" in self.nets:
             spec.d_batchnorm = True
+
+    def setup(self, ctx) -> None:
+        self.check_models(ctx.G, ctx.D, ctx.spec)  # a user model would silently lack the layers

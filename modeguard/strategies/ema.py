@@ -1,19 +1,21 @@
 """Exponential moving average of G's weights (Yazici et al. 2019), used for sampling.
 
 The training G oscillates around the equilibrium; its running average does not, so the
-averaged G samples every mode the oscillation visits, with less jitter.
+averaged G samples every mode the oscillation visits, with less jitter. The average is
+:class:`modeguard.remedies.EMA`; this strategy builds it in ``setup``, updates it after
+every step and samples from it.
 """
 from __future__ import annotations
 
-import copy
-
-import torch
-
+from ..remedies import EMA
 from .base import Option, Strategy, register
 
 
 @register
-class EMA(Strategy):
+class EMAStrategy(Strategy):
+    """Keeps a :class:`~modeguard.remedies.EMA` of ``ctx.G`` and makes it the evaluation
+    generator. Works on any G (the copy is a ``deepcopy``)."""
+
     name = "ema"
     summary = "sample from an exponential moving average of G's weights (Yazici 2019)"
     remedies = (7,)
@@ -24,25 +26,23 @@ class EMA(Strategy):
     }
 
     def setup(self, ctx):
-        self.G_ema = copy.deepcopy(ctx.G).eval()
-        for p in self.G_ema.parameters():
-            p.requires_grad_(False)
+        self.average = EMA(ctx.G, self.beta)
 
-    @torch.no_grad()
+    @property
+    def G_ema(self):
+        """The averaged generator (an ``nn.Module`` in eval mode)."""
+        return self.average.module
+
     def after_step(self, ctx):
-        beta = self.beta if ctx.step > self.start else 0.0
-        ema_p = list(self.G_ema.parameters())
-        g_p = list(ctx.G.parameters())
-        torch._foreach_lerp_(ema_p, g_p, 1.0 - beta)
-        for b_ema, b in zip(self.G_ema.buffers(), ctx.G.buffers()):
-            b_ema.copy_(b)
+        # before `start` the average just follows G (beta 0)
+        self.average.update(None if ctx.step > self.start else 0.0)
 
     def eval_generator(self, ctx, G):
-        return self.G_ema
+        return self.average.module
 
     def state_dict(self):
-        return {"G_ema": self.G_ema.state_dict()}
+        return {"G_ema": self.average.state_dict()}
 
     def load_state_dict(self, state):
         if "G_ema" in state:
-            self.G_ema.load_state_dict(state["G_ema"])
+            self.average.load_state_dict(state["G_ema"])

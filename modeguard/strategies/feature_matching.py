@@ -12,6 +12,7 @@ import torch
 from ..errors import ConfigError
 from ._listing import listed
 from .base import Option, Strategy, register
+from .needs import D_FEATURES
 
 
 def feature_matching_term(features, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -22,16 +23,19 @@ def feature_matching_term(features, real: torch.Tensor, fake: torch.Tensor) -> t
 
 
 class FeatureMatchingObjective:
-    """Wraps an objective: D's loss unchanged, G's loss is only the feature-matching term."""
+    """Wraps an objective: D's loss unchanged, G's loss is only the feature-matching term
+    (times ``weight``); ``real_score`` is the inner objective's."""
 
     def __init__(self, inner, weight: float):
         self.inner = inner
         self.weight = weight
 
     def d_loss(self, ctx, batch):
+        """The inner objective's D loss."""
         return self.inner.d_loss(ctx, batch)
 
     def g_loss(self, ctx, batch):
+        """``weight`` x the feature-matching term; fills ``batch.d_fake`` for logs and controllers."""
         term = feature_matching_term(ctx.D.features, batch.real_in, batch.fake_in)
         ctx.stats["feature_matching"] = term.detach()
         with torch.no_grad():  # D's view of the fakes, for logs and controllers
@@ -39,14 +43,19 @@ class FeatureMatchingObjective:
         return self.weight * term
 
     def real_score(self, d_out):
+        """The inner objective's score (> 0: D calls the input real)."""
         return self.inner.real_score(d_out)
 
 
 @register
 class FeatureMatching(Strategy):
+    """Adds the feature-matching term to G's loss (or makes it G's loss); needs D to expose
+    ``features(x)``, as ModeGuard's discriminators do."""
+
     name = "feature-matching"
     summary = "G matches the mean of D's features on real data (Salimans 2016)"
     remedies = ()
+    needs = (D_FEATURES,)
     order = 60  # wraps the objective that multi-d / multi-g install
     options = {
         "weight": Option(float, 1.0, "weight of the feature-matching term", low=0.0),
@@ -59,9 +68,7 @@ class FeatureMatching(Strategy):
                               "(G's loss then never reads D's output, so there is nothing to unroll)")
 
     def setup(self, ctx):
-        if not callable(getattr(ctx.D, "features", None)):
-            raise ConfigError(f"strategy 'feature-matching' needs a discriminator with features(); "
-                              f"{type(ctx.D).__name__} has none")
+        self.check_models(ctx.G, ctx.D, ctx.spec)
         if self.replace:
             ctx.objective = FeatureMatchingObjective(ctx.objective, self.weight)
 

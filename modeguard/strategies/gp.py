@@ -8,43 +8,22 @@ mode. ``center=0`` gives the zero-centred variant (Thanh-Tung 2019), which penal
 """
 from __future__ import annotations
 
-import torch
-
 from ..errors import ConfigError
+from ..remedies import gradient_penalty, interpolate, wgan_gp_penalty  # noqa: F401  (re-exported)
 from ._listing import d_has_batchnorm
 from .base import Option, Strategy, register
-
-
-def interpolate(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Rows ``alpha * real + (1 - alpha) * fake``; ``alpha`` has shape ``(n,)``."""
-    a = alpha.reshape(-1, *([1] * (real.dim() - 1))).to(real.dtype)
-    return a * real.detach() + (1 - a) * fake.detach()
-
-
-def gradient_penalty(discriminate, x_hat: torch.Tensor, center: float = 1.0) -> torch.Tensor:
-    """E_rows (||d D(x) / dx|| - center)^2 at ``x_hat`` ``(n, ...)``.
-
-    A D with several outputs per input (several critics, class logits) is penalised once
-    per output column, and the penalties summed.
-    """
-    x = x_hat.detach().requires_grad_(True)
-    out = discriminate(x).reshape(len(x), -1)
-    total = 0.0
-    for k in range(out.shape[1]):
-        (grad,) = torch.autograd.grad(out[:, k].sum(), x, create_graph=True)
-        sq = grad.reshape(len(x), -1).pow(2).sum(1)
-        if center == 0:
-            total = total + sq.mean()  # no square root: its gradient is undefined at 0
-        else:
-            total = total + (torch.sqrt(sq + 1e-12) - center).pow(2).mean()
-    return total
+from .needs import D_WITHOUT_BATCHNORM
 
 
 @register
 class GradientPenalty(Strategy):
+    """Adds :func:`modeguard.remedies.wgan_gp_penalty` to D's loss and logs it as ``gp``.
+    Works on any differentiable D without batch norm."""
+
     name = "gp"
     summary = "gradient penalty at real/fake interpolates (WGAN-GP, Gulrajani 2017)"
     remedies = (8,)
+    needs = (D_WITHOUT_BATCHNORM,)
     options = {
         "weight": Option(float, 10.0, "penalty weight lambda", low=0.0),
         "center": Option(float, 1.0, "target gradient norm (0 = zero-centred penalty)", low=0.0),
@@ -59,8 +38,6 @@ class GradientPenalty(Strategy):
                               "samples, so a per-sample gradient penalty is invalid)")
 
     def d_loss(self, ctx, batch):
-        real, fake = batch.real_in, batch.fake_in
-        alpha = torch.rand(len(real), generator=ctx.rng).to(real.device)
-        penalty = gradient_penalty(ctx.discriminate, interpolate(real, fake, alpha), self.center)
+        penalty = wgan_gp_penalty(ctx.discriminate, batch.real_in, batch.fake_in, ctx.rng, self.center)
         ctx.stats["gp"] = penalty.detach()
         return self.weight * penalty

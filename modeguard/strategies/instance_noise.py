@@ -6,13 +6,16 @@ noise shrinks linearly to zero so the final G is fit to the clean data.
 """
 from __future__ import annotations
 
-import torch
-
+from ..remedies import add_instance_noise, annealed_sigma
 from .base import Option, Strategy, register
 
 
 @register
 class InstanceNoise(Strategy):
+    """Adds :func:`modeguard.remedies.add_instance_noise` to D's inputs in both phases, with
+    the std of :func:`~modeguard.remedies.annealed_sigma`; logs it as ``noise_sigma``.
+    Works on any D."""
+
     name = "instance-noise"
     summary = "Gaussian noise on D's real and fake inputs, annealed to zero (Sonderby 2016)"
     remedies = (4,)
@@ -23,16 +26,11 @@ class InstanceNoise(Strategy):
     }
 
     def sigma_at(self, step: int, total: int) -> float:
-        if self.anneal == 0:
-            return self.sigma
-        return self.sigma * max(0.0, 1.0 - step / (self.anneal * total))
+        """The noise std at update ``step`` of ``total``."""
+        return annealed_sigma(step, total, self.sigma, self.anneal)
 
     def d_inputs(self, ctx, real, fake):
         sigma = self.sigma_at(ctx.step, ctx.total_steps)
         ctx.stats["noise_sigma"] = sigma
-        if sigma <= 0:
-            return real, fake
         # drawn from the run's generator so that runs reproduce and resume exactly
-        noise = torch.randn((len(real) + len(fake), *real.shape[1:]), generator=ctx.rng).to(real.device)
-        noise = noise.to(real.dtype) * sigma
-        return real + noise[: len(real)], fake + noise[len(real):]
+        return add_instance_noise(real, fake, sigma, ctx.rng)

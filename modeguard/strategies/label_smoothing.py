@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..losses import get_loss
+from ..remedies import label_smoothing_term
 from ._listing import listed
 from .base import Option, Strategy, register
 
 
 @register
 class LabelSmoothing(Strategy):
+    """Adds :func:`modeguard.remedies.label_smoothing_term` to D's loss. Works on any D
+    with a cross-entropy loss."""
+
     name = "label-smoothing"
     summary = "one-sided label smoothing: D's target on real data is 0.9 (Salimans 2016)"
     remedies = (4,)
@@ -35,5 +39,4 @@ class LabelSmoothing(Strategy):
                               f"classifier rather than one real/fake logit")
 
     def d_loss(self, ctx, batch):
-        d_real = batch.d_real.float()
-        return (1.0 - self.real_label) * d_real.reshape(len(d_real), -1).mean(0).sum()
+        return label_smoothing_term(batch.d_real, self.real_label)

@@ -9,43 +9,24 @@ composes with ``ttur``, the optimizer strategies and ``adaptive-lr``.
 """
 from __future__ import annotations
 
-import math
-
-from ._optim import nets_option, optimizer_of, set_lr_factor
+from ..remedies import schedule_factor, set_lr_factor
+from ..remedies.lr import SCHEDULE_KINDS
+from ._optim import nets_option, optimizer_of
 from .base import Option, Strategy, register
-
-
-def schedule_factor(step: int, total: int, warmup: int, kind: str, final: float,
-                    step_every: int, step_gamma: float) -> float:
-    """Fraction of the base lr used for update number ``step`` (0-based) of ``total``.
-
-    Warmup: (step + 1) / warmup for the first ``warmup`` updates. Then, with progress
-    p = (step - warmup) / (total - warmup) in [0, 1]:
-    constant 1; linear 1 - (1 - final) p; cosine final + (1 - final)(1 + cos(pi p)) / 2;
-    step max(final, step_gamma ** ((step - warmup) // step_every)).
-    """
-    if step < warmup:
-        return (step + 1) / warmup
-    after = step - warmup
-    p = min(1.0, after / max(1, total - warmup))
-    if kind == "linear":
-        return 1.0 - (1.0 - final) * p
-    if kind == "cosine":
-        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * p))
-    if kind == "step":
-        return max(final, step_gamma ** (after // step_every))
-    return 1.0
 
 
 @register
 class LRSchedule(Strategy):
+    """Sets :func:`modeguard.remedies.schedule_factor` as the ``schedule`` factor of the
+    chosen optimizers before every update; logs it as ``lr_factor``. Works on any model."""
+
     name = "lr-schedule"
     summary = "learning-rate warmup then constant / step / cosine / linear decay"
     remedies = (1,)
     order = 80  # after every strategy that builds optimizers or sets their base lr
     options = {
         "warmup": Option(int, 100, "linear warmup over this many steps (0 = none)", low=0),
-        "kind": Option(str, "cosine", "decay after warmup", choices=("constant", "step", "cosine", "linear")),
+        "kind": Option(str, "cosine", "decay after warmup", choices=SCHEDULE_KINDS),
         "final": Option(float, 0.1, "fraction of the base lr at the end (cosine, linear); floor for step",
                         low=0.0, high=1.0),
         "step_every": Option(int, 2500, "step decay: multiply by step_gamma every this many steps", low=1),
@@ -54,6 +35,7 @@ class LRSchedule(Strategy):
     }
 
     def factor(self, step: int, total: int) -> float:
+        """The fraction of the base lr for update ``step`` of ``total``."""
         return schedule_factor(step, total, self.warmup, self.kind, self.final, self.step_every, self.step_gamma)
 
     def _apply(self, ctx) -> None:

@@ -5,12 +5,20 @@ combines the K per-discriminator G losses: ``mean`` (lenient), ``max`` (G answer
 harshest critic) or ``soft`` (softmax-weighted mean with temperature ``lam``: 0 is the
 mean, large values approach the max). Several critics disagree about which mode to punish,
 so G is not chased from one mode to the next by a single critic's blind spot.
+
+With ModeGuard's models the K discriminators are built from its ModelSpec. With a user D
+the generic form applies: D itself plus K - 1 copies re-initialised through their layers'
+``reset_parameters()``, side by side in a :class:`~modeguard.models.MultiDiscriminator`.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
+from torch import nn
 
 from ..errors import ConfigError
+from ..models.ensembles import MultiDiscriminator
 from ._listing import listed
 from .base import Option, Strategy, register
 
@@ -27,6 +35,25 @@ def aggregate_losses(losses: torch.Tensor, how: str, lam: float) -> torch.Tensor
         return losses.max()
     weights = torch.softmax(lam * losses.detach(), dim=0)
     return (weights * losses).sum()
+
+
+def fresh_copy(D: nn.Module) -> nn.Module:
+    """A deep copy of ``D`` with every layer re-initialised by its ``reset_parameters()``
+    (drawn from torch's global generator). Raises ConfigError when no layer has one, since
+    identical copies would train identically."""
+    twin = copy.deepcopy(D)
+    layers = [m for m in twin.modules() if callable(getattr(m, "reset_parameters", None))]
+    if not layers:
+        raise ConfigError(f"strategy 'multi-d' needs a discriminator whose layers have reset_parameters() "
+                          f"(to make K independent copies); {type(D).__name__} has none")
+    for m in layers:
+        m.reset_parameters()
+    return twin
+
+
+def replicate_discriminator(D: nn.Module, k: int) -> MultiDiscriminator:
+    """``D`` and ``k - 1`` freshly initialised copies as one D with output ``(n, k)``."""
+    return MultiDiscriminator([D, *(fresh_copy(D) for _ in range(k - 1))])
 
 
 class MultiDObjective:
@@ -59,6 +86,9 @@ class MultiDObjective:
 
 @register
 class MultiD(Strategy):
+    """K discriminators (ModeGuard's spec, or :func:`replicate_discriminator` for a user D)
+    judged by :class:`MultiDObjective`."""
+
     name = "multi-d"
     summary = "K discriminators, G answers to their mean / max / soft-mean (GMAN, Durugkar 2016)"
     remedies = (5,)
@@ -78,4 +108,6 @@ class MultiD(Strategy):
         spec.num_discriminators = self.k
 
     def setup(self, ctx):
+        if not isinstance(ctx.D, MultiDiscriminator):  # a user D: the spec edit did not apply
+            ctx.D = replicate_discriminator(ctx.D, self.k)
         ctx.objective = MultiDObjective(ctx.loss, self.aggregate, self.lam)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ._listing import listed
 from .base import Option, Strategy, register
+from .needs import PRESET_MODELS
 
 
 class MADObjective:
@@ -51,9 +52,13 @@ class MADObjective:
 
 @register
 class MultiG(Strategy):
+    """Builds K generators and a (K+1)-way D through ModeGuard's ModelSpec and installs
+    :class:`MADObjective`; user models are refused (their D has one output, not K+1)."""
+
     name = "multi-g"
     summary = "K generators and a (K+1)-way discriminator (MAD-GAN, Ghosh 2018)"
     remedies = (6,)
+    needs = (PRESET_MODELS,)
     order = 20  # builds the networks and installs the objective others may wrap
     options = {
         "k": Option(int, 4, "number of generators", low=2, high=64),
@@ -75,6 +80,7 @@ class MultiG(Strategy):
         spec.d_out = self.k + 1
 
     def setup(self, ctx):
+        self.check_models(ctx.G, ctx.D, ctx.spec)
         share = ctx.config.batch_size // self.k
         if share % ctx.spec.d_pack:
             raise ConfigError(f"strategy 'multi-g': each generator's share of the batch ({share}) must be "

@@ -9,26 +9,29 @@ from __future__ import annotations
 import torch
 
 from ..errors import ConfigError
+from ..models.user import pack_samples
 from .base import Option, Strategy, register
+from .needs import PACK_FACTORY
 
 
 def pack(x: torch.Tensor, m: int) -> torch.Tensor:
-    """Concatenate groups of m consecutive samples.
+    """Concatenate groups of m consecutive samples (the layout every packed D reads).
 
     Points ``(B, *shape)`` -> ``(B/m, m * prod(shape))``; images ``(B, C, H, W)`` ->
     ``(B/m, m*C, H, W)`` (along channels, which a conv D reads as m images).
     """
-    b = len(x)
-    if x.dim() == 4:
-        return x.reshape(b // m, m * x.shape[1], *x.shape[2:])
-    return x.reshape(b // m, -1)
+    return pack_samples(x, m)
 
 
 @register
 class PacGAN(Strategy):
+    """Sets ``d_pack`` on the ModelSpec (ModeGuard's builders and a user factory that accepts
+    ``pack`` build D for it) and packs D's inputs in both phases."""
+
     name = "pacgan"
     summary = "D judges m samples packed into one input (Lin 2018)"
     remedies = (8,)
+    needs = (PACK_FACTORY,)
     order = 20  # sets the D input width before other model edits
     options = {
         "m": Option(int, 2, "samples packed into one D input", low=2, high=64),
@@ -41,6 +44,9 @@ class PacGAN(Strategy):
 
     def configure_models(self, spec, ctx):
         spec.d_pack = self.m
+
+    def setup(self, ctx):
+        self.check_models(ctx.G, ctx.D, ctx.spec)
 
     def d_inputs(self, ctx, real, fake):
         return pack(real, self.m), pack(fake, self.m)

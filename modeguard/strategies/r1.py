@@ -5,21 +5,15 @@ sees, which is what lets G's samples be pushed away from a single mode.
 """
 from __future__ import annotations
 
-import torch
-
+from ..remedies import r1_penalty
 from .base import Option, Strategy, register
-
-
-def gradient_penalty_r1(discriminate, real: torch.Tensor) -> torch.Tensor:
-    """E ||d D(x) / dx||^2 over the rows of ``real`` (D's outputs summed per row)."""
-    x = real.detach().requires_grad_(True)
-    out = discriminate(x)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.reshape(len(x), -1).pow(2).sum(1).mean()
 
 
 @register
 class R1(Strategy):
+    """Adds :func:`modeguard.remedies.r1_penalty` to D's loss (every ``every`` D steps, weight
+    scaled by ``every``) and logs the penalty as ``r1``. Works on any differentiable D."""
+
     name = "r1"
     summary = "R1 gradient penalty on real data (Mescheder 2018)"
     remedies = (8,)
@@ -36,7 +30,7 @@ class R1(Strategy):
         self._calls += 1
         if self._calls % self.every:
             return None
-        penalty = gradient_penalty_r1(ctx.discriminate, batch.real_in)
+        penalty = r1_penalty(ctx.discriminate, batch.real_in)
         ctx.stats["r1"] = penalty.detach()
         return 0.5 * self.gamma * self.every * penalty
 

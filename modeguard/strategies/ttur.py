@@ -7,12 +7,15 @@ outrunning it onto a single mode.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ._optim import OptimizerStrategy, optimizer_of, set_base_lr
+from ..remedies import apply_ttur
+from ._optim import OptimizerStrategy
 from .base import Option, Strategy, parse_strategies, register
 
 
 @register
 class TTUR(Strategy):
+    """Sets G's and D's base rates with :func:`modeguard.remedies.apply_ttur` (any model)."""
+
     name = "ttur"
     summary = "separate learning rates for G and D (two time-scale update rule, Heusel 2017)"
     remedies = (1,)
@@ -29,5 +32,4 @@ class TTUR(Strategy):
                                   f"{'+'.join(other.nets).upper()}; set it in ttur's lr_g / lr_d only")
 
     def configure_optimizers(self, ctx) -> None:
-        set_base_lr(optimizer_of(ctx, "g"), self.lr_g)
-        set_base_lr(optimizer_of(ctx, "d"), self.lr_d)
+        apply_ttur(ctx.opt_g, ctx.opt_d, self.lr_g, self.lr_d)

@@ -10,11 +10,12 @@ other strategies' extra D terms (R1, GP) are not unrolled, as some of them count
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch.func import functional_call
 
 from ..errors import ConfigError
-from ..train.objective import Batch
 from ._listing import listed
 from .base import Option, Strategy, register
 
@@ -29,6 +30,8 @@ def _adam_moments(opt, p: torch.Tensor):
 
 @register
 class Unrolled(Strategy):
+    """Wraps G's step in an unrolled copy of D (``torch.func.functional_call``); works on any D."""
+
     name = "unrolled"
     summary = "G trains against D unrolled k optimisation steps ahead (Metz 2017)"
     remedies = (7,)
@@ -54,14 +57,18 @@ class Unrolled(Strategy):
         real = ctx.sample_real(n)
         with torch.set_grad_enabled(self.second_order):
             fake = ctx.G(ctx.sample_z(n))
-        batch = Batch("unroll", real, fake, real, fake)
+        # a fresh batch of the trainer's own Batch type (D's phase always ran before G's), built
+        # from the last one so that strategies stay free of imports from the trainer
+        batch = dataclasses.replace(ctx.last_d_batch, phase="unroll", real=real, fake=fake, real_in=real,
+                                    fake_in=fake, d_real=None, d_fake=None, loss=None)
         for s in ctx.strategies:
             batch.real_in, batch.fake_in = s.d_inputs(ctx, batch.real_in, batch.fake_in)
         with ctx.use_discriminator(lambda x: functional_call(ctx.D, params, (x,))):
             return ctx.objective.d_loss(ctx, batch)
 
     def unroll(self, ctx) -> dict:
-        """D's parameters after ``steps`` differentiable updates, by name."""
+        """D's parameters (name -> tensor) after ``steps`` differentiable updates on fresh
+        batches; D's own weights are left unchanged."""
         trained = {id(p) for g in ctx.opt_d.param_groups for p in g["params"]}
         params = {}
         for name, p in ctx.D.named_parameters():

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..train.checkpoint import RunDir, load_checkpoint
+from ..rundir import RunDir
 from ._optim import nets_option
 from .base import Option, Strategy, register
 
@@ -35,6 +35,19 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     return path
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint dict at ``path``, loaded with ``weights_only=True``; CheckpointError when
+    it is unreadable or not a ModeGuard checkpoint (a dict with at least ``G``)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types here; all mean "unreadable"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"strategy 'warm-start': checkpoint {path} is unreadable ({first})") from None
+    if not isinstance(state, dict) or "G" not in state:
+        raise CheckpointError(f"strategy 'warm-start': {path} is not a ModeGuard checkpoint")
+    return state
 
 
 def _spectral_dim(target: nn.Module, prefix: str) -> int:
@@ -88,6 +101,9 @@ def map_state_to(source: dict, target: nn.Module, what: str) -> dict:
 
 @register
 class WarmStart(Strategy):
+    """Loads G and/or D from a checkpoint in ``setup``; works on any model whose checkpoint
+    keys match (spectral-normed and plain weights convert into each other)."""
+
     name = "warm-start"
     summary = "initialise G and/or D from another run's checkpoint (transfer learning)"
     remedies = (9,)
@@ -108,7 +124,7 @@ class WarmStart(Strategy):
 
     def setup(self, ctx) -> None:
         path = resolve_checkpoint(self.checkpoint)
-        state = load_checkpoint(path)
+        state = read_checkpoint(path)
         sources = {"g": state["G"], "d": state.get("D")}
         if self.ema:
             ema_state = state.get("strategies", {}).get("ema", {}).get("G_ema")

@@ -19,7 +19,7 @@ def test_d_loss_is_bce_with_smoothed_real_target(tiny_config, loss, label):
     ctx.rng.set_state(rng_state)  # d_step draws the same batch
     expected = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, label))
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-    assert float(trainer.d_step()) == pytest.approx(float(expected), abs=1e-5)
+    assert float(trainer.steps.d_step()) == pytest.approx(float(expected), abs=1e-5)
 
 
 @pytest.mark.parametrize("spec, loss, word", [
@@ -37,7 +37,7 @@ def test_bad_options(tiny_config, spec, loss, word):
 def test_each_of_several_discriminators_gets_the_smoothed_target(tiny_config):
     trainer = Trainer(tiny_config(strategies="label-smoothing,multi-d:k=2"))
     ctx, smoothing = trainer.ctx, trainer.ctx.strategies[0]
-    trainer.d_step()
+    trainer.steps.d_step()
     batch = ctx.last_d_batch
     assert batch.d_real.shape[1] == 2
     real_only = sum(F.binary_cross_entropy_with_logits(batch.d_real[:, k], torch.full((len(batch.d_real),), 0.9))

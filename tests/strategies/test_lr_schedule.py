@@ -3,7 +3,7 @@ import math
 import pytest
 
 from modeguard.errors import ConfigError
-from modeguard.strategies.lr_schedule import schedule_factor
+from modeguard.remedies import schedule_factor
 from modeguard.train import Trainer
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from modeguard.errors import ConfigError
-from modeguard.strategies.minibatch_disc import MinibatchDiscrimination
+from modeguard.nn import MinibatchDiscrimination
 from modeguard.train import Trainer
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from modeguard.errors import ConfigError
-from modeguard.strategies.minibatch_stddev import MinibatchStdDev
+from modeguard.nn import MinibatchStdDev
 from modeguard.train import Trainer
 
 

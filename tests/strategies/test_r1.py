@@ -4,7 +4,7 @@ import torch
 
 from modeguard.errors import ConfigError
 from modeguard.models.mlp import mlp_discriminator
-from modeguard.strategies.r1 import gradient_penalty_r1
+from modeguard.remedies import r1_penalty as gradient_penalty_r1
 from modeguard.train import Trainer
 from modeguard.train.objective import Batch
 
@@ -41,7 +41,7 @@ def test_d_loss_is_gamma_over_two_times_penalty(tiny_config):
 
 def test_d_step_loss_includes_the_penalty(tiny_config):
     plain, reg = Trainer(tiny_config()), Trainer(tiny_config(strategies="r1:gamma=10"))
-    loss_plain, loss_reg = plain.d_step(), reg.d_step()
+    loss_plain, loss_reg = plain.steps.d_step(), reg.steps.d_step()
     b = plain.ctx.last_d_batch
     assert torch.equal(b.real, reg.ctx.last_d_batch.real)  # same seed, same batch
     # D before its step is the same in both runs: rebuild it to recompute the penalty

@@ -18,7 +18,7 @@ def test_one_sgd_step_is_lr_times_gradient(tiny_config):
     trainer = Trainer(tiny_config(strategies="sgd:nets=g+d:lr=0.05:momentum=0"))
     assert type(trainer.ctx.opt_g) is torch.optim.SGD
     before = [p.detach().clone() for p in trainer.ctx.D.parameters()]
-    trainer.d_step()
+    trainer.steps.d_step()
     for p, b in zip(trainer.ctx.D.parameters(), before):
         assert torch.allclose(p, b - 0.05 * p.grad, atol=1e-7)
 

@@ -9,9 +9,9 @@ from modeguard.train import Trainer
 def _g_grads(tiny_config, strategies):
     """G's gradients from one D step then one G step (same seed, same batches)."""
     t = Trainer(tiny_config(strategies=strategies))
-    t.d_step()
+    t.steps.d_step()
     d_before = [p.detach().clone() for p in t.ctx.D.parameters()]
-    t.g_step()
+    t.steps.g_step()
     for a, p in zip(d_before, t.ctx.D.parameters()):
         assert torch.equal(a, p)  # the unrolling never touches D's real weights
         assert p.requires_grad  # and D is trainable again after G's phase
@@ -40,7 +40,7 @@ def test_unrolling_changes_g_gradient_through_the_updates(optimizer, tiny_config
 
 def test_sgd_unroll_matches_a_hand_step(tiny_config):
     t = Trainer(tiny_config(strategies="unrolled:steps=1:optimizer=sgd:lr=0.1"))
-    t.d_step()
+    t.steps.d_step()
     strategy = t.ctx.strategies[0]
     state = t.ctx.rng.get_state()
     params = strategy.unroll(t.ctx)
@@ -57,7 +57,7 @@ def test_sgd_unroll_matches_a_hand_step(tiny_config):
 
 def test_adam_unroll_uses_d_moments(tiny_config):
     t = Trainer(tiny_config(strategies="unrolled:steps=1:lr=0.01"))
-    t.d_step()
+    t.steps.d_step()
     strategy = t.ctx.strategies[0]
     state = t.ctx.rng.get_state()
     params = strategy.unroll(t.ctx)
@@ -78,7 +78,7 @@ def test_adam_unroll_uses_d_moments(tiny_config):
 
 def test_default_lr_is_the_runs_lr_d(tiny_config):
     t = Trainer(tiny_config(strategies="unrolled:steps=1:optimizer=sgd", lr_d=0.25))
-    t.d_step()
+    t.steps.d_step()
     state = t.ctx.rng.get_state()
     a = t.ctx.strategies[0].unroll(t.ctx)
     t.ctx.rng.set_state(state)
