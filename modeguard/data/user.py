@@ -32,6 +32,9 @@ from .points import PointSet
 IMAGE_HOLDOUT = 0.1
 #: channel counts that a trailing axis of this size suggests a channels-last layout
 _CHANNELS_LAST_HINT = (1, 3, 4)
+#: data resolved from references, by (reference, id of the named object): the trainer, healing
+#: and doctor resolve the same reference and must see the same data without calling NAME() again
+_RESOLVED: dict[tuple[str, int], tuple[Any, Dataset]] = {}
 
 
 class LabelledPoints(PointSet):
@@ -214,11 +217,15 @@ def as_dataset(data: Any, name: str = "data", labels: Any = None) -> Dataset:
 def resolve_user_data(ref: str) -> Dataset:
     """Data named by ``package.module:NAME`` or ``file.py:NAME``, wrapped by :func:`as_dataset`.
 
-    ``NAME`` is called with no arguments when it is callable (else used as it is); the
-    Dataset is named ``ref``. Raises :class:`~modeguard.errors.ConfigError` for a bad
+    ``NAME`` is called with no arguments when it is callable (else used as it is), once per
+    process and version of its file; the Dataset is named ``ref``. Raises :class:`~modeguard.errors.ConfigError` for a bad
     reference and :class:`DataError` when calling ``NAME`` fails or returns unusable data.
     """
     obj = load_object(ref, callable_=False)
+    key = (ref, id(obj))
+    if key in _RESOLVED:
+        return _RESOLVED[key][1]
+    named = obj
     if callable(obj) and not isinstance(obj, (torch.Tensor, np.ndarray, torch.utils.data.Dataset)):
         try:
             obj = obj()
@@ -227,4 +234,5 @@ def resolve_user_data(ref: str) -> Dataset:
             raise DataError(f"{ref}: calling {split_ref(ref)[1]}() failed: {type(e).__name__}"
                             f"{': ' + text[0] if text else ''}") from None
     dataset = as_dataset(obj, name=ref)
+    _RESOLVED[key] = (named, dataset)  # holding the object keeps its id from being reused
     return dataset
