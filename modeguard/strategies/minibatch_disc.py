@@ -33,6 +33,7 @@ class MinibatchDiscriminationStrategy(Strategy):
         spec.d_head_layers.append(lambda features: (MinibatchDiscrimination(features, b, c), features + b))
 
     def setup(self, ctx):
+        self.check_models(ctx.G, ctx.D, ctx.spec)  # a user D without the layer would silently lack it
         rows = rows_per_d_batch(ctx)
         if rows < 2:
             raise ConfigError(f"strategy 'minibatch-disc' needs at least 2 samples per D batch, "

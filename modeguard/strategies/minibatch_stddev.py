@@ -36,6 +36,7 @@ class MinibatchStdDevStrategy(Strategy):
         spec.d_head_layers.append(lambda features: (MinibatchStdDev(group), features + 1))
 
     def setup(self, ctx):
+        self.check_models(ctx.G, ctx.D, ctx.spec)  # a user D without the layer would silently lack it
         rows = rows_per_d_batch(ctx)
         if rows < 2:
             raise ConfigError(f"strategy 'minibatch-stddev' needs at least 2 samples per D batch, "
