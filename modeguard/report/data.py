@@ -18,7 +18,6 @@ import numpy as np
 from ..config import TrainConfig
 from ..errors import ConfigError, DataError
 from ..monitor.doctor import Diagnosis, RunRecord, explain, read_run
-from ..monitor.doctor.read import load_config
 from ..monitor.events import HEAL, Event
 
 __all__ = ["BENCH_RESULTS", "BenchData", "FINAL_KEYS", "NUMERIC", "RunReportData", "event_rows", "final_row",
@@ -58,7 +57,7 @@ def _original_config(record: RunRecord) -> TrainConfig | None:
     if not path.is_file():
         return None
     try:
-        return load_config(record.run, path)
+        return TrainConfig.load(path)
     except ConfigError:  # the live config still describes the run; the history is a bonus
         return None
 

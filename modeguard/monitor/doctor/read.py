@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, field
 
 from ...config import TrainConfig
-from ...errors import ConfigError
 from ...jsonl import read_jsonl
 from ...rundir import RunDir
 from ..events import Event, read_events
@@ -63,18 +62,6 @@ def _heal_records(value) -> list[dict]:
         notes = h.get("notes")
         h["notes"] = [str(n) for n in notes] if isinstance(notes, list) else []
     return kept
-
-
-def load_config(run: RunDir, path=None) -> TrainConfig:
-    """The run's ``TrainConfig`` (from ``path`` or ``config.yaml``).
-
-    Raises :class:`~modeguard.errors.ConfigError` where the file is not readable YAML of a config.
-    """
-    path = path or run.config
-    try:
-        return TrainConfig.load(path)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
 
 
 @dataclass
@@ -138,7 +125,7 @@ def read_run(run_dir) -> RunRecord:
     """
     run = RunDir(run_dir).require()
     branches = [_branch(int(b.path.name.split("-")[1]), b) for b in run.abandoned()]
-    return RunRecord(run, load_config(run), metrics=step_rows(read_jsonl(run.metrics)),
+    return RunRecord(run, TrainConfig.load(run.config), metrics=step_rows(read_jsonl(run.metrics)),
                      monitor=step_rows(read_jsonl(run.monitor)), evals=step_rows(read_jsonl(run.evals)),
                      events=read_events(run.events), branches=branches,
                      heals=_heal_records(read_json_object(run.heals)), final=read_json_object(run.eval_json))
