@@ -4,14 +4,14 @@
 the evaluation generator (the same latent draws every check, so readings differ by what
 G learned, not by sampling noise), writes each reading to ``RUN_DIR/monitor.jsonl`` and
 each event to ``RUN_DIR/events.jsonl`` and the console, and acts on a confirmed collapse
-as ``config.on_collapse`` says: ``warn`` (only report), ``stop`` (raise
-:class:`CollapseStopped`, keeping every checkpoint) or ``heal`` (raise
-:class:`CollapseDetected` for :func:`modeguard.monitor.heal.heal_loop`).
+as ``config.on_collapse`` says: ``warn`` (only report), ``stop`` or ``heal`` (both ask the
+trainer to stop with ``stop_kind == "collapse"``; the heal loop then reads
+:attr:`MonitorCallback.confirmed` and rolls back).
 
 It also tracks the last *healthy* checkpoint: one whose step had a healthy reading (or
 lies between two healthy readings), and keeps it from being pruned until a later one
-is confirmed healthy. Its monitor state is stored per checkpoint in
-``RUN_DIR/monitor_state.json``, so resume and heal restart the monitor where it was.
+is confirmed healthy. Its state (the monitor's learned levels, the healthy anchor, the
+counts) travels in the run's checkpoints, so resume and heal restart it where it was.
 """
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
-from ..errors import ModeGuardError
+from ..atomic import atomic_write_bytes
+from ..jsonl import append_jsonl
 from ..train.callbacks import Callback
-from ..jsonl import truncate_jsonl
-from ..train.checkpoint import atomic_write_bytes
+from ..train.step import d_accuracy
+from ..train.trainer import COLLAPSE
 from .events import COLLAPSE_CONFIRMED, DIVERGED, STOPPED, Event, append_events
 from .features import FeatureSpace, feature_space
 from .monitor import CollapseMonitor
@@ -34,26 +36,13 @@ CHECKS_PER_RUN = 50
 
 
 def default_monitor_every(total_steps: int) -> int:
+    """Steps between checks for a run of ``total_steps``: 50 checks a run."""
     return max(1, int(total_steps) // CHECKS_PER_RUN)
 
 
 def monitor_every_for(config) -> int:
     """The check interval an explicit ``--on-collapse`` implies: the config's, else steps // 50."""
     return config.monitor_every or default_monitor_every(config.resolved_steps())
-
-
-class CollapseDetected(ModeGuardError):
-    """A confirmed collapse (or divergence) in a run that heals; caught by the heal loop."""
-
-    def __init__(self, event: Event, anchor_step: int | None):
-        super().__init__(f"{event}; it needs healing (modeguard.monitor.heal.heal_loop or "
-                         f"'modeguard train --on-collapse heal')")
-        self.event = event
-        self.anchor_step = anchor_step
-
-
-class CollapseStopped(ModeGuardError):
-    """A confirmed collapse in a run with ``on_collapse: stop``; every checkpoint is kept."""
 
 
 #: fakes per known mode a check draws at least: more would resolve many modes better, but on
@@ -91,15 +80,19 @@ class MonitorCallback(Callback):
         self.sample_seed, self.reference_seed = sample_seed, reference_seed
         self.monitor: CollapseMonitor | None = None
         self.space: FeatureSpace | None = None
-        self.events: list[Event] = []
         self.seconds = 0.0
         self.checks = 0
         self.anchor_step: int | None = None
-        self._ckpt_states: dict[int, dict] = {}
         self._pending: list[int] = []
         self._prev_healthy = False
         self._last_read = -1
+        self._loaded: dict | None = None
+        #: events emitted by this callback in this process (``event_counts`` spans resumes)
+        self.events: list[Event] = []
+        #: ``(event, anchor step)`` of the collapse this callback confirmed and stopped for
+        self.confirmed: tuple[Event, int | None] | None = None
         self.diverged_event: Event | None = None
+        self.event_counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ set-up
     def build(self, trainer) -> CollapseMonitor:
@@ -122,39 +115,60 @@ class MonitorCallback(Callback):
         return self.monitor
 
     def on_fit_start(self, trainer) -> None:
+        self.confirmed = None
         if self.monitor is not None:  # fit() called again on the same trainer: carry on as we are
             return
         t0 = time.perf_counter()
         self.build(trainer)
         step = trainer.ctx.step
-        if trainer.run is not None and step > 0:
-            saved = self._load_saved(trainer)
-            state = saved.get("states", {}).get(str(step))
-            if state is not None:
-                self.monitor.load_state_dict(state)
-            if self.anchor_step is None and saved.get("anchor") is not None and saved["anchor"] <= step:
-                self.anchor_step = int(saved["anchor"])
-            self._ckpt_states = {int(k): v for k, v in saved.get("states", {}).items() if int(k) <= step}
-            self._truncate_readings(trainer, step)
+        if self._loaded is not None:
+            self._restore(self._loaded, step)
+            self._loaded = None
         if self.quiet_for:
             self.monitor.quiet(step + self.quiet_for)
         self._prev_healthy = self.anchor_step is not None and self.anchor_step == step
         self.seconds += time.perf_counter() - t0
 
-    # ------------------------------------------------------------------ checks
-    def on_checkpoint(self, trainer, path: Path) -> None:
-        step = trainer.ctx.step
-        self._pending.append(step)
-        # judge this checkpoint by a reading at its own step (it is saved before on_step_end)
-        if step % self.every == 0 and self._last_read != step:
-            self.check(trainer)
-        self._ckpt_states[step] = self.monitor.state_dict()
-        self._save_state(trainer)
+    # ------------------------------------------------------------------ state in checkpoints
+    def state_dict(self) -> dict:
+        """The monitor's learned levels, the healthy anchor and the counts so far."""
+        if self.monitor is None:
+            return dict(self._loaded or {})
+        return {"monitor": self.monitor.state_dict(), "anchor": self.anchor_step, "checks": self.checks,
+                "seconds": self.seconds, "events": dict(self.event_counts), "branch": self.branch,
+                "last_healthy": self._prev_healthy}
 
+    def load_state_dict(self, state: dict) -> None:
+        """Keep ``state`` until the monitor is built (at the start of ``fit``)."""
+        self._loaded = dict(state)
+        if self.monitor is not None:
+            self._restore(self._loaded, None)
+            self._loaded = None
+
+    def _restore(self, state: dict, step: int | None) -> None:
+        if state.get("monitor"):
+            self.monitor.load_state_dict(state["monitor"])
+        anchor = state.get("anchor")
+        if self.anchor_step is None and anchor is not None and (step is None or anchor <= step):
+            self.anchor_step = int(anchor)
+        self.checks = int(state.get("checks", 0))
+        self.seconds = float(state.get("seconds", 0.0))
+        self.event_counts = {str(k): int(v) for k, v in state.get("events", {}).items()}
+
+    # ------------------------------------------------------------------ checks
     def on_step_end(self, trainer) -> None:
         step = trainer.ctx.step
         if step % self.every == 0 and self._last_read != step:
             self.check(trainer)
+
+    def on_before_checkpoint(self, trainer, path: Path) -> None:
+        # a checkpoint at the step of a healthy reading is healthy itself; else a later
+        # healthy reading vouches for it
+        step = trainer.ctx.step
+        if self._last_read == step and self.monitor.last is not None and self.monitor.last.healthy:
+            self.anchor_step = step
+        else:
+            self._pending.append(step)
 
     def check(self, trainer) -> list[Event]:
         """Take one reading now; emit its events and act on a confirmed collapse."""
@@ -170,11 +184,10 @@ class MonitorCallback(Callback):
         self._settle_pending(reading, self._prev_healthy)
         self._prev_healthy = reading.healthy
         if trainer.run is not None:
-            with open(trainer.run.path / "monitor.jsonl", "a") as f:
-                f.write(json.dumps({**reading.to_dict(), "branch": self.branch}) + "\n")
+            append_jsonl(trainer.run.monitor, {**reading.to_dict(), "branch": self.branch})
         for e in events:
             e.branch = self.branch
-        self._emit(trainer, events)
+        self.emit(trainer, events)
         self.seconds += time.perf_counter() - t0
         confirmed = next((e for e in events if e.kind == COLLAPSE_CONFIRMED), None)
         if confirmed is not None:
@@ -185,16 +198,13 @@ class MonitorCallback(Callback):
         """D's accuracies on the last D batch, gradient norms left by the last steps, losses."""
         ctx = trainer.ctx
         out: dict = {}
-        b = ctx.last_d_batch
-        if b is not None and b.d_real is not None and b.d_fake is not None:
-            score = ctx.objective.real_score
-            out["d_real_acc"] = float((score(b.d_real.detach().float()) > 0).float().mean())
-            out["d_fake_acc"] = float((score(b.d_fake.detach().float()) <= 0).float().mean())
+        acc = d_accuracy(ctx)
+        if acc is not None:
+            out["d_real_acc"], out["d_fake_acc"] = float(acc[0]), float(acc[1])
         out["grad_norm_g"] = _grad_norm(ctx.G)
         out["grad_norm_d"] = _grad_norm(ctx.D)
-        losses = getattr(trainer, "_last_losses", None)
-        if losses is not None:
-            out["loss_d"], out["loss_g"] = float(losses[0]), float(losses[1])
+        if trainer.steps.losses is not None:
+            out["loss_d"], out["loss_g"] = (float(x) for x in trainer.steps.losses)
         return {k: v for k, v in out.items() if v is not None}
 
     def _settle_pending(self, reading, prev_healthy: bool) -> None:
@@ -207,22 +217,24 @@ class MonitorCallback(Callback):
                 self.anchor_step = max(vouched)
         self._pending = [s for s in self._pending if s > step]
 
-    def _emit(self, trainer, events: list[Event]) -> None:
+    def emit(self, trainer, events: list[Event]) -> None:
+        """Record ``events``: counted, appended to ``events.jsonl`` and echoed to the console."""
         if not events:
             return
         self.events.extend(events)
+        for e in events:
+            self.event_counts[e.kind] = self.event_counts.get(e.kind, 0) + 1
         if trainer.run is not None:
             append_events(trainer.run.events, events)
         if self.echo:
-            from tqdm.auto import tqdm
-
             for e in events:
                 tqdm.write(f"modeguard monitor: {e}")
 
     def _act(self, trainer, event: Event) -> None:
         if self.on_collapse == "heal":
-            raise CollapseDetected(event, self.anchor_step)
-        if self.on_collapse == "stop":
+            self.confirmed = (event, self.anchor_step)
+            trainer.request_stop(f"collapse confirmed at step {event.step}: {event.message}", kind=COLLAPSE)
+        elif self.on_collapse == "stop":
             anchor = self.anchor_path(trainer)
             where = ""
             if trainer.run is not None:
@@ -230,13 +242,14 @@ class MonitorCallback(Callback):
                          + (f" (last healthy: {anchor.name})" if anchor else "")
                          + f"; see 'modeguard doctor {trainer.run.path}'")
             msg = f"stopped at step {event.step}: {event.message}{where}"
-            self._emit(trainer, [Event(STOPPED, event.step, msg, event.evidence, since=event.since,
-                                       branch=self.branch, details={"anchor_step": self.anchor_step})])
-            raise CollapseStopped(msg)
+            self.emit(trainer, [Event(STOPPED, event.step, msg, event.evidence, since=event.since,
+                                      branch=self.branch, details={"anchor_step": self.anchor_step})])
+            self.confirmed = (event, self.anchor_step)
+            trainer.request_stop(msg, kind=COLLAPSE)
 
     def on_diverged(self, trainer, message: str) -> None:
         ev = Event(DIVERGED, trainer.ctx.step, message, branch=self.branch)
-        self._emit(trainer, [ev])
+        self.emit(trainer, [ev])
         self.diverged_event = ev
 
     def protected_checkpoints(self, trainer) -> set[Path]:
@@ -244,54 +257,22 @@ class MonitorCallback(Callback):
         return {path} if path is not None else set()
 
     def anchor_path(self, trainer) -> Path | None:
+        """The last healthy checkpoint's path, or None."""
         if self.anchor_step is None or trainer.run is None:
             return None
         return trainer.run.checkpoint_path(self.anchor_step)
 
     def on_fit_end(self, trainer, result: dict) -> None:
-        if trainer.run is None or not trainer.run.eval_json.is_file():
-            return
-        try:
-            saved = json.loads(trainer.run.eval_json.read_text())
-        except json.JSONDecodeError:
-            return
-        saved["monitor"] = self.summary()
-        trainer.run.eval_json.write_text(json.dumps(saved, indent=2))
+        result["monitor"] = self.summary()
+        if trainer.run is not None:
+            text = json.dumps(result, indent=2).encode()
+            atomic_write_bytes(trainer.run.eval_json, lambda f: f.write(text))
 
     def summary(self) -> dict:
-        kinds: dict[str, int] = {}
-        for e in self.events:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        """Checks made, their interval and cost, event counts, the last healthy step."""
         return {"checks": self.checks, "every": self.every, "seconds": round(self.seconds, 3),
-                "events": kinds, "feature_space": self.space.name if self.space else None,
+                "events": dict(self.event_counts), "feature_space": self.space.name if self.space else None,
                 "last_healthy_step": self.anchor_step}
-
-    # ------------------------------------------------------------------ persistence
-    def _state_file(self, trainer) -> Path:
-        return trainer.run.path / "monitor_state.json"
-
-    def _load_saved(self, trainer) -> dict:
-        path = self._state_file(trainer)
-        if not path.is_file():
-            return {}
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return {}
-
-    def _save_state(self, trainer) -> None:
-        if trainer.run is None:
-            return
-        kept = {s for s, _ in trainer.run.checkpoints()} | {trainer.ctx.step}
-        self._ckpt_states = {s: v for s, v in self._ckpt_states.items() if s in kept}
-        data = {"branch": self.branch, "anchor": self.anchor_step,
-                "states": {str(s): v for s, v in sorted(self._ckpt_states.items())}}
-        atomic_write_bytes(self._state_file(trainer), lambda f: f.write(json.dumps(data).encode()))
-
-    def _truncate_readings(self, trainer, step: int) -> None:
-        path = trainer.run.path / "monitor.jsonl"
-        if path.is_file():
-            truncate_jsonl(path, step)
 
 
 def _grad_norm(module: torch.nn.Module) -> float | None:
@@ -301,14 +282,8 @@ def _grad_norm(module: torch.nn.Module) -> float | None:
     return float(torch.linalg.vector_norm(torch.cat(grads)))
 
 
-def auto_callbacks(config, given=()) -> list[Callback]:
-    """Callbacks a config asks for that the caller did not pass: the monitor when
-    ``monitor_every > 0``, TensorBoard when ``tensorboard`` is set."""
-    out: list[Callback] = []
-    if config.monitor_every > 0 and not any(getattr(cb, "is_collapse_monitor", False) for cb in given):
-        out.append(MonitorCallback())
-    if config.tensorboard and not any(getattr(cb, "is_tensorboard", False) for cb in given):
-        from ..report.tensorboard import TensorBoardCallback
-
-        out.append(TensorBoardCallback())
-    return out
+def monitor_callbacks(config, given=()) -> list[Callback]:
+    """The monitor a config asks for (``monitor_every > 0``) when ``given`` holds none."""
+    if config.monitor_every > 0 and not any(isinstance(cb, MonitorCallback) for cb in given):
+        return [MonitorCallback()]
+    return []

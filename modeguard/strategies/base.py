@@ -190,7 +190,7 @@ def registry() -> dict[str, type[Strategy]]:
     return dict(_REGISTRY)
 
 
-def _split_specs(text: str) -> list[str]:
+def split_specs(text: str) -> list[str]:
     """'r1:gamma=1,every=4,ema' -> ['r1:gamma=1:every=4', 'ema'] (a bare k=v joins the previous).
 
     Raises ConfigError for an empty entry (``'r1,,ema'``, ``','``): a typo must not quietly
@@ -245,7 +245,7 @@ def parse_strategies(value) -> list[Strategy]:
         if is_default_recipe(value):
             raise ConfigError("'default' stands for the data kind's recipe and is expanded when the run is "
                               "built (TrainConfig.for_kind); it cannot be combined with other strategies")
-        items = _split_specs(value)
+        items = split_specs(value)
     strategies = [parse_strategy(i) for i in items]
     names = [s.name for s in strategies]
     dup = {n for n in names if names.count(n) > 1}

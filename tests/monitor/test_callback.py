@@ -1,10 +1,12 @@
 """The monitor inside the trainer: readings and events in the run directory, stop mode,
 the protected healthy checkpoint, resume."""
+import re
 import json
 
 import pytest
 
-from modeguard.monitor.callback import CollapseStopped, MonitorCallback, default_monitor_every
+from modeguard.monitor.callback import MonitorCallback, default_monitor_every
+from modeguard.train import load_checkpoint
 from modeguard.monitor.events import read_events
 from modeguard.runs import start_run
 from modeguard.train import Trainer
@@ -55,8 +57,9 @@ def test_stop_mode_stops_and_keeps_checkpoints(tiny_config, tmp_path):
     cb = _cb(collapsed=range(4, 30))
     trainer = start_run(tiny_config(steps=60, monitor_every=5, ckpt_every=10, on_collapse="stop"),
                         tmp_path / "run", callbacks=[cb])
-    with pytest.raises(CollapseStopped, match="stopped at step 30.*last healthy: step-00000010.pt"):
-        trainer.fit()
+    result = trainer.fit()
+    assert re.search("stopped at step 30.*last healthy: step-00000010.pt", result["stopped"])
+    assert trainer.should_stop and trainer.stop_kind == "collapse"
     run = trainer.run
     assert [s for s, _ in run.checkpoints()] == [10, 20, 30]
     assert read_events(run.events)[-1].kind == "stopped"
@@ -72,8 +75,8 @@ def test_healthy_checkpoint_is_protected_from_pruning(tiny_config, tmp_path):
     steps = [s for s, _ in trainer.run.checkpoints()]
     assert steps == [20, 60]  # 20: the last checkpoint with healthy readings before and after it
     assert cb.anchor_step == 20
-    state = json.loads((tmp_path / "run" / "monitor_state.json").read_text())
-    assert state["anchor"] == 20 and set(state["states"]) == {"20", "60"}
+    carried = load_checkpoint(trainer.run.checkpoint_path(60))["callbacks"]["MonitorCallback"]
+    assert carried["anchor"] == 20 and carried["checks"] == 12
 
 
 def test_resume_restores_monitor_state(tiny_config, tmp_path):
@@ -83,6 +86,6 @@ def test_resume_restores_monitor_state(tiny_config, tmp_path):
     resumed = Trainer.resume(tmp_path / "run", steps=50, callbacks=[_cb()])
     resumed.fit()
     mon = next(cb for cb in resumed.callbacks if isinstance(cb, MonitorCallback))
-    assert mon.monitor.best  # learned levels came back from monitor_state.json
+    assert mon.monitor.best  # learned levels came back from the checkpoint
     rows = [json.loads(line) for line in (tmp_path / "run" / "monitor.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(5, 51, 5))

@@ -81,8 +81,9 @@ def test_divergence_is_healed(tiny_config, tmp_path, monkeypatch):
 
     def flaky(self):  # the first branch blows up at step 33
         original(self)
-        if self.ctx.step == 33 and not (self.run.path / "heals.json").exists():
-            self._last_losses = (torch.tensor(float("nan")), self._last_losses[1])
+        if self.ctx.step == 33 and not self.run.heals.exists():
+            with torch.no_grad():  # poison G: the next step's losses are NaN
+                next(self.ctx.G.parameters()).fill_(float("nan"))
 
     monkeypatch.setattr(Trainer, "train_step", flaky)
     trainer, _ = _heal_run(tiny_config, tmp_path, (), heal_ladder=["lr_g*0.5"])

@@ -56,7 +56,8 @@ def test_scales_multiply_ttur_base_rates(tiny_config):
 
 class _StopAt(Callback):
     def on_step_end(self, trainer):
-        trainer._interrupt = trainer.ctx.step == 3
+        if trainer.ctx.step == 3:
+            trainer.request_stop("test", kind="interrupt")
 
 
 def test_half_measured_interval_survives_a_resume(tiny_config, tmp_path):

@@ -24,7 +24,8 @@ class _StopAt(Callback):
         self.step = step
 
     def on_step_end(self, trainer):
-        trainer._interrupt = trainer._interrupt or trainer.ctx.step == self.step
+        if trainer.ctx.step == self.step:
+            trainer.request_stop("test", kind="interrupt")
 
 
 def _weights(trainer):

@@ -54,7 +54,8 @@ def test_plain_source_into_spectral_normed_d(tiny_config, tmp_path):
 
 class _StopAt(Callback):
     def on_step_end(self, trainer):
-        trainer._interrupt = trainer.ctx.step == 3
+        if trainer.ctx.step == 3:
+            trainer.request_stop("test", kind="interrupt")
 
 
 def test_resume_matches_uninterrupted(tiny_config, tmp_path):

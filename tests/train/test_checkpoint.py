@@ -175,7 +175,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_config, stop_at):
     config = tiny_config(steps=8, ckpt_every=3, log_every=1, sample_every=2)
     full = _uninterrupted(tmp_path, config)
 
-    stop = AtStep(stop_at, lambda tr: setattr(tr, "_interrupt", True))
+    stop = AtStep(stop_at, lambda tr: tr.request_stop("test", kind="interrupt"))
     with pytest.raises(Interrupted, match=f"step {stop_at}"):
         Trainer(config, tmp_path / "part", callbacks=[stop]).fit()
     assert RunDir(tmp_path / "part").latest_checkpoint().name == f"step-{stop_at:08d}.pt"
@@ -228,7 +228,7 @@ def test_steps_per_second_after_resume_counts_only_new_steps(tmp_path, tiny_conf
         def perf_counter():
             return clock["t"]
 
-    monkeypatch.setattr(importlib.import_module("modeguard.train.trainer"), "time", FakeTime)
+    monkeypatch.setattr(importlib.import_module("modeguard.train.metrics_log"), "time", FakeTime)
     train_step = Trainer.train_step
 
     def ticking_step(self):
@@ -237,7 +237,7 @@ def test_steps_per_second_after_resume_counts_only_new_steps(tmp_path, tiny_conf
 
     monkeypatch.setattr(Trainer, "train_step", ticking_step)
     config = tiny_config(steps=8, ckpt_every=4, log_every=2)
-    stop = AtStep(4, lambda tr: setattr(tr, "_interrupt", True))
+    stop = AtStep(4, lambda tr: tr.request_stop("test", kind="interrupt"))
     with pytest.raises(Interrupted):
         Trainer(config, tmp_path / "run", callbacks=[stop]).fit()
     clock["t"] += 100.0  # the time between the interruption and the resume is not training time
@@ -246,16 +246,37 @@ def test_steps_per_second_after_resume_counts_only_new_steps(tmp_path, tiny_conf
     assert rates == {2: 1.0, 4: 1.0, 6: 1.0, 8: 1.0}
 
 
-def test_resume_of_a_damaged_latest_checkpoint_fails_and_keeps_the_older_ones(tmp_path, tiny_config):
+def test_resume_of_a_damaged_latest_checkpoint_falls_back_to_the_older_one(tmp_path, tiny_config):
     Trainer(tiny_config(steps=6, ckpt_every=3), tmp_path / "run").fit()
     run = RunDir(tmp_path / "run")
     older = run.checkpoint_path(3).read_bytes()
     latest = run.checkpoint_path(6)
     latest.write_bytes(latest.read_bytes()[:100])
+    resumed = Trainer.resume(run.path)
+    assert resumed.ctx.step == 3
+    assert len(resumed.notes) == 1 and "step-00000006.pt" in resumed.notes[0]
+    assert run.checkpoint_path(3).read_bytes() == older
+    assert latest.stat().st_size == 100  # the damaged file is kept for inspection
+
+
+def test_resume_with_every_checkpoint_damaged_is_a_checkpoint_error(tmp_path, tiny_config):
+    Trainer(tiny_config(steps=6, ckpt_every=3), tmp_path / "run").fit()
+    run = RunDir(tmp_path / "run")
+    for _, path in run.checkpoints():
+        path.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="step-00000006.pt"):
         Trainer.resume(run.path)
-    assert run.checkpoint_path(3).read_bytes() == older
-    assert latest.stat().st_size == 100
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tmp_path, tiny_config):
+    Trainer(tiny_config(steps=6, ckpt_every=3), tmp_path / "run").fit()
+    run = RunDir(tmp_path / "run")
+    for _, path in run.checkpoints():
+        path.unlink()
+    resumed = Trainer.resume(run.path)
+    assert resumed.ctx.step == 0
+    resumed.fit()
+    assert [s for s, _ in run.checkpoints()] == [3, 6]
 
 
 def test_checkpoint_of_other_models_is_a_checkpoint_error(tmp_path, tiny_config):
@@ -290,8 +311,34 @@ def test_second_sigint_stops_at_once(tmp_path, tiny_config):
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="interrupted twice at step 2"):
         Trainer(tiny_config(steps=8), tmp_path / "run", callbacks=[AtStep(2, twice)]).fit()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_save_a_checkpoint_like_ctrl_c(tmp_path, tiny_config, signum):
+    config = tiny_config(steps=8, ckpt_every=100)
+    with pytest.raises(Interrupted, match=f"step 3 .*{signal.Signals(signum).name}"):
+        Trainer(config, tmp_path / "run", callbacks=[AtStep(3, lambda tr: os.kill(os.getpid(), signum))]).fit()
+    assert [s for s, _ in RunDir(tmp_path / "run").checkpoints()] == [3]
+    assert signal.getsignal(signum) is not None  # the previous handler is back
+
+
+def test_a_signal_during_the_checkpoint_write_waits_for_it(tmp_path, tiny_config, monkeypatch):
+    import modeguard.train.trainer as trainer_module
+
+    real_save = trainer_module.save_checkpoint
+
+    def save_and_signal(path, state):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives mid-write
+        os.kill(os.getpid(), signal.SIGINT)
+        real_save(path, state)
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_and_signal)
+    with pytest.raises(Interrupted):
+        Trainer(tiny_config(steps=8, ckpt_every=2), tmp_path / "run").fit()
+    path = RunDir(tmp_path / "run").checkpoint_path(2)
+    assert load_checkpoint(path)["step"] == 2  # written whole
 
 
 # ---------------------------------------------------------------- divergence
@@ -313,7 +360,8 @@ def test_non_finite_loss_stops_with_divergence_error_keeping_the_last_good_check
     with pytest.raises(DivergenceError) as e:
         t.fit()
     msg = str(e.value)
-    assert "step 5" in msg and "step-00000004.pt" in msg and "\n" not in msg
+    # the device-side flag is read at log and checkpoint steps: here the checkpoint at 6
+    assert "by step 6" in msg and "step-00000004.pt" in msg and "\n" not in msg
     run = RunDir(tmp_path / "run")
     assert [s for s, _ in run.checkpoints()] == [2, 4]
     state = load_checkpoint(run.latest_checkpoint())
@@ -345,5 +393,5 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_config):
 def test_divergence_without_a_run_directory(tiny_config):
     t = Trainer(tiny_config(steps=6))
     _poison_loss_from(t, 2)
-    with pytest.raises(DivergenceError, match="diverged at step 2"):
+    with pytest.raises(DivergenceError, match="diverged by step 2"):  # read at the first log step
         t.fit()

@@ -1,17 +1,17 @@
 """Self-healing training: roll back to the last healthy checkpoint and escalate a ladder.
 
 ``modeguard train --on-collapse heal`` runs :func:`heal_loop`. When the monitor confirms
-a collapse (or the losses turn non-finite), the loop
+a collapse (the trainer stops with ``stop_kind == "collapse"``) or the losses turn
+non-finite, the loop
 
 1. takes the next rung of the ladder that changes the run (``config.heal_ladder``,
-   default :data:`DEFAULT_LADDER`); rungs accumulate, so the k-th heal runs with the
-   first k changes,
-2. moves what the collapsed branch wrote after the healthy checkpoint (log rows,
-   samples, its newest checkpoint) to ``RUN_DIR/abandoned/heal-K/``: nothing is deleted
-   but the branch's older checkpoints, and the run directory again holds one timeline,
+   default :data:`~.ladder.DEFAULT_LADDER`); rungs accumulate, so the k-th heal runs with
+   the first k changes,
+2. archives what the collapsed branch wrote after the healthy checkpoint
+   (:func:`~.archive.archive_branch`),
 3. rebuilds the trainer with the amended config (saved as ``config.yaml``; the first
    one is kept as ``config.original.yaml``, so resume, sample and eval still work),
-4. loads the healthy checkpoint into it (see :func:`transplant`) and rewrites that
+4. loads the healthy checkpoint into it (:func:`~.transplant.transplant`) and rewrites that
    checkpoint in the new layout, so every checkpoint in ``checkpoints/`` matches
    ``config.yaml`` (the original file is kept in the abandoned folder),
 5. writes a ``heal`` event with its reason to ``events.jsonl`` and the history to
@@ -21,313 +21,32 @@ With no healthy checkpoint yet (the run never was healthy), the healed run resta
 from step 0. At most ``config.max_heals`` heals; after that (or when the ladder is
 used up) the run goes on and only reports, as with ``warn``. ``eval.json`` lists the
 heals.
-
-**Weights across a heal.** Everything whose shape still fits is loaded: G, D, both
-optimizers' moments and the strategies' states. When D's shape changed (``pacgan``
-widens its input; ``spectral-norm`` renames its weights), D and its optimizer start
-fresh and G keeps its weights and moments: a fresh D relearns the current G within a
-few hundred steps, while a G restarted from scratch would lose the work. The learning
-rates are those of the amended config, not the checkpoint's.
-
-Ladder rungs (strings):
-
-- ``recipe``: add every strategy of the default recipe that the run lacks (with the
-  recipe's options)
-- ``NAME`` or ``NAME:opt=v...``: add the strategy; if the run has it, set those options
-- ``NAME.OPT*F``: multiply a strategy option by F (a strategy not in the run is added
-  with its defaults), e.g. ``r1.gamma*10``
-- ``FIELD*F``: multiply a config number, FIELD one of :data:`SCALABLE_FIELDS`, e.g. ``lr_g*0.5``
-
-A rung that would change nothing, or that builds an invalid run, is skipped.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import DEFAULT_RECIPES, TrainConfig, is_default_recipe
-from ..data import resolve_data
-from ..errors import CheckpointError, ConfigError, DivergenceError
-from ..strategies import parse_strategies, parse_strategy, registry
-from ..jsonl import read_jsonl, write_jsonl
-from ..train.checkpoint import CKPT_RE, RunDir, atomic_write_bytes, load_checkpoint, save_checkpoint
-from .callback import CollapseDetected, MonitorCallback
-from .events import DIVERGED, HEAL, Event, append_events
+from tqdm.auto import tqdm
 
-#: what ``--on-collapse heal`` tries, in order (rungs naming a strategy that is not
-#: installed are left out): first ModeGuard's default recipe (the strategies it lacks;
-#: tuned on the mixtures), then a stronger R1 penalty, packing, instance noise annealed
-#: over the whole run (added late, it still has noise to give), a slower G.
-DEFAULT_LADDER = ("recipe", "r1.gamma*10", "pacgan", "instance-noise:anneal=1", "lr_g*0.5")
-#: the rung that brings in every strategy of ModeGuard's default recipe the run lacks
-RECIPE_RUNG = "recipe"
-#: config numbers a ``FIELD*F`` rung may scale
-SCALABLE_FIELDS = {"lr_g": float, "lr_d": float, "n_critic": int, "batch_size": int}
+from ...config import TrainConfig
+from ...errors import ConfigError, DivergenceError
+from ...runs import start_run
+from ...train import Trainer
+from ...train.checkpoint import load_checkpoint, save_checkpoint
+from ...train.trainer import COLLAPSE
+from ..callback import MonitorCallback
+from ..events import DIVERGED, HEAL, Event, append_events
+from .archive import HealRecord, archive_branch
+from .ladder import Rung, parse_ladder
+from .transplant import transplant
+
 #: checks after a rollback during which the monitor raises no alarm (the run settles)
 QUIET_CHECKS = 3
 
 
-@dataclass(frozen=True)
-class Rung:
-    """One step of the ladder; ``apply`` returns ``(amended config, what changed)`` or None."""
-
-    text: str
-
-    def apply(self, config: TrainConfig) -> tuple[TrainConfig, str] | None:
-        text = self.text
-        unbuilt = is_default_recipe(config.strategies)  # a config not yet built: spell its recipe out
-        kind = resolve_data(config.data).kind if unbuilt or text == RECIPE_RUNG else None
-        if unbuilt:
-            config = dataclasses.replace(config, strategies=list(DEFAULT_RECIPES[kind]))
-        if text == RECIPE_RUNG:
-            return self._add_recipe(config, kind)
-        if "*" in text:
-            target, _, factor_text = text.partition("*")
-            factor = _factor(text, factor_text)
-            if "." in target:
-                return self._scale_option(config, *target.split(".", 1), factor)
-            return self._scale_field(config, target, factor)
-        return self._set_strategy(config, text)
-
-    def validate(self) -> None:
-        """ConfigError when the rung cannot mean anything (unknown name, option or field)."""
-        text = self.text
-        if text == RECIPE_RUNG:
-            return
-        if "*" in text:
-            target, _, factor_text = text.partition("*")
-            _factor(text, factor_text)
-            if "." in target:
-                name, opt = target.split(".", 1)
-                cls = registry().get(name)
-                if cls is None:
-                    raise ConfigError(f"heal_ladder: unknown strategy '{name}' in '{text}'")
-                o = cls.options.get(opt)
-                if o is None or o.type not in (int, float):
-                    raise ConfigError(f"heal_ladder: '{text}': strategy '{name}' has no numeric option '{opt}'")
-            elif target not in SCALABLE_FIELDS:
-                raise ConfigError(f"heal_ladder: '{text}': only {', '.join(SCALABLE_FIELDS)} can be scaled")
-        else:
-            try:
-                parse_strategy(text)
-            except ConfigError as e:
-                raise ConfigError(f"heal_ladder: {e}") from None
-
-    @classmethod
-    def _add_recipe(cls, config, kind: str) -> tuple[TrainConfig, str] | None:
-        changes = []
-        for spec in DEFAULT_RECIPES[kind]:
-            applied = cls._set_strategy(config, spec)
-            if applied is not None:
-                config, what = applied
-                changes.append(what)
-        return (config, "; ".join(changes)) if changes else None
-
-    @staticmethod
-    def _set_strategy(config, text: str) -> tuple[TrainConfig, str] | None:
-        wanted = parse_strategy(text)
-        explicit = [p.partition("=")[0].strip() for p in text.split(":")[1:]]
-        current = parse_strategies(config.strategies)
-        for i, s in enumerate(current):
-            if s.name == wanted.name:
-                merged = {**s.opts, **{k: wanted.opts[k] for k in explicit}}
-                if merged == s.opts:
-                    return None
-                changes = ", ".join(f"{k} {s.opts[k]} -> {v}" for k, v in merged.items() if s.opts[k] != v)
-                current[i] = type(s)(**merged)
-                return _with_strategies(config, current), f"set {s.name} {changes}"
-        return _with_strategies(config, [*current, wanted]), f"added {wanted.spec_string()}"
-
-    @staticmethod
-    def _scale_option(config, name: str, opt: str, factor: float) -> tuple[TrainConfig, str] | None:
-        current = parse_strategies(config.strategies)
-        for i, s in enumerate(current):
-            if s.name == name:
-                old = s.opts[opt]
-                new = type(old)(old * factor) if isinstance(old, int) else old * factor
-                if new == old:
-                    return None
-                current[i] = type(s)(**{**s.opts, opt: new})  # validates the option's range
-                return _with_strategies(config, current), f"set {name} {opt} {old:g} -> {new:g}"
-        added = parse_strategy(name)
-        return _with_strategies(config, [*current, added]), f"added {added.spec_string()}"
-
-    @staticmethod
-    def _scale_field(config, field: str, factor: float) -> tuple[TrainConfig, str] | None:
-        old = getattr(config, field)
-        if old is None and field in ("lr_g", "lr_d"):  # unset: the default for the data's kind
-            old = getattr(config.for_kind(resolve_data(config.data).kind), field)
-        new = max(1, int(round(old * factor))) if SCALABLE_FIELDS[field] is int else old * factor
-        if new == old:
-            return None
-        return dataclasses.replace(config, **{field: new}), f"{field} {old:g} -> {new:g}"
-
-
-def _factor(text: str, factor_text: str) -> float:
-    try:
-        factor = float(factor_text)
-    except ValueError:
-        raise ConfigError(f"heal_ladder: '{text}': the factor after '*' must be a number") from None
-    if not factor > 0:
-        raise ConfigError(f"heal_ladder: '{text}': the factor must be positive")
-    return factor
-
-
-def _with_strategies(config: TrainConfig, strategies) -> TrainConfig:
-    return dataclasses.replace(config, strategies=[s.spec_string() for s in strategies])
-
-
-def parse_ladder(value) -> list[Rung]:
-    """The ladder from a config value: None (the default), a list of rungs, or one string
-    of rungs separated by commas (``'instance-noise,r1.gamma*10,lr_g*0.5'``)."""
-    if value is None:
-        installed = registry()
-        return [Rung(t) for t in DEFAULT_LADDER if _rung_strategy(t) is None or _rung_strategy(t) in installed]
-    if isinstance(value, str):
-        from ..strategies.base import _split_specs
-
-        items = _split_specs(value)
-    elif isinstance(value, (list, tuple)):
-        items = [str(v).strip() for v in value]
-    else:
-        raise ConfigError(f"heal_ladder must be a list of rungs or a comma-separated string, got {value!r}")
-    rungs = [Rung(t) for t in items if t]
-    for r in rungs:
-        r.validate()
-    return rungs
-
-
-def _rung_strategy(text: str) -> str | None:
-    if text == RECIPE_RUNG:
-        return None
-    target = text.partition("*")[0]
-    if "*" in text and "." not in target:
-        return None
-    return target.split(".", 1)[0].split(":", 1)[0]
-
-
-# ---------------------------------------------------------------------- moving weights
-def transplant(trainer, state: dict) -> list[str]:
-    """Load a checkpoint ``state`` into a trainer whose config was amended.
-
-    Loads everything whose shape fits; returns notes on what started fresh. The
-    optimizers keep the learning rates the new trainer was built with."""
-    ctx = trainer.ctx
-    fresh_lrs = [[g["lr"] for g in opt.param_groups] for opt in (ctx.opt_g, ctx.opt_d)]
-    try:
-        trainer.load_state_dict(state)
-        notes: list[str] = []
-    except CheckpointError:
-        notes = _load_piecewise(trainer, state)
-    for opt, lrs in zip((ctx.opt_g, ctx.opt_d), fresh_lrs):
-        for group, lr in zip(opt.param_groups, lrs):
-            group["lr"] = lr
-            if "initial_lr" in group:
-                group["initial_lr"] = lr
-    return notes
-
-
-def _load_piecewise(trainer, state: dict) -> list[str]:
-    import torch
-
-    ctx = trainer.ctx
-    notes = []
-
-    def load(module, key) -> bool:
-        try:
-            module.load_state_dict(state[key])
-            return True
-        except (KeyError, RuntimeError, ValueError):
-            return False
-
-    g_ok = load(ctx.G, "G")
-    if not g_ok:
-        notes.append("G started fresh (its layers changed)")
-    elif not load(ctx.opt_g, "opt_g"):
-        notes.append("G's optimizer state was reset")
-    if not load(ctx.D, "D"):
-        notes.append("D started fresh (its input or layers changed), G kept its weights")
-    elif not load(ctx.opt_d, "opt_d"):
-        notes.append("D's optimizer state was reset")
-    for s in ctx.strategies:
-        saved = state.get("strategies", {}).get(s.name)
-        if saved is None:
-            continue
-        try:
-            s.load_state_dict(saved)
-        except Exception:  # a strategy whose state no longer fits starts fresh
-            notes.append(f"{s.name} started fresh")
-    ctx.rng.set_state(state["rng"])
-    torch.set_rng_state(state["torch_rng"])
-    ctx.step = int(state["step"])
-    return notes
-
-
-# ---------------------------------------------------------------------- the run directory
-JSONL_FILES = ("metrics.jsonl", "evals.jsonl", "events.jsonl", "monitor.jsonl")
-
-
-def archive_branch(run, after_step: int, dest: Path, keep_checkpoint: bool = True) -> None:
-    """Move what the run wrote after ``after_step`` into ``dest`` (rows, samples, the newest
-    checkpoint; older checkpoints of the branch are deleted). Heal events stay: they are
-    the run's history."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in JSONL_FILES:
-        path = run.path / name
-        rows = read_jsonl(path)
-        if not rows:
-            continue
-        keep = [r for r in rows if r.get("step", 0) <= after_step or r.get("kind") == HEAL]
-        moved = [r for r in rows if not (r.get("step", 0) <= after_step or r.get("kind") == HEAL)]
-        if moved:
-            write_jsonl(dest / name, moved)
-            write_jsonl(path, keep)
-    later = [(s, p) for s, p in run.checkpoints() if s > after_step]
-    for i, (_, p) in enumerate(later):
-        if keep_checkpoint and i == len(later) - 1:
-            (dest / "checkpoints").mkdir(exist_ok=True)
-            shutil.move(str(p), dest / "checkpoints" / p.name)
-        else:
-            p.unlink(missing_ok=True)
-    if run.samples_dir.is_dir():
-        for png in sorted(run.samples_dir.glob("step-*.png")):
-            step = _step_of(png.name)
-            if step is not None and step > after_step:
-                (dest / "samples").mkdir(exist_ok=True)
-                shutil.move(str(png), dest / "samples" / png.name)
-
-
-def _step_of(name: str) -> int | None:
-    stem = name.rsplit(".", 1)[0]
-    m = CKPT_RE.match(stem + ".pt")
-    return int(m.group(1)) if m else None
-
-
-class HealRecord:
-    """``RUN_DIR/heals.json``: the heals done so far and the next rung to try."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.heals: list[dict] = []
-        self.next_rung = 0
-        self.exhausted = False
-        if path.is_file():
-            try:
-                d = json.loads(path.read_text())
-                self.heals, self.next_rung = list(d.get("heals", [])), int(d.get("next_rung", 0))
-                self.exhausted = bool(d.get("exhausted", False))
-            except (json.JSONDecodeError, TypeError, ValueError):
-                pass
-
-    def save(self) -> None:
-        data = {"heals": self.heals, "next_rung": self.next_rung, "exhausted": self.exhausted}
-        atomic_write_bytes(self.path, lambda f: f.write(json.dumps(data, indent=2).encode()))
-
-
-# ---------------------------------------------------------------------- the loop
 def _monitor_of(trainer) -> MonitorCallback:
     for cb in trainer.callbacks:
         if isinstance(cb, MonitorCallback):
@@ -342,7 +61,7 @@ def heal_loop(trainer, echo: bool = True):
     if trainer.run is None:
         raise ConfigError("healing needs a run directory (--out) to roll back to")
     ladder = parse_ladder(trainer.config.heal_ladder)
-    record = HealRecord(trainer.run.path / "heals.json")
+    record = HealRecord(trainer.run.heals)
     monitor = _monitor_of(trainer)
     monitor.branch = len(record.heals)
     monitor.echo = echo
@@ -351,9 +70,10 @@ def heal_loop(trainer, echo: bool = True):
     while True:
         try:
             result = trainer.fit()
-            break
-        except CollapseDetected as e:
-            cause, anchor = e.event, e.anchor_step
+            monitor = _monitor_of(trainer)
+            if trainer.stop_kind != COLLAPSE or monitor.confirmed is None or monitor.on_collapse != "heal":
+                break
+            cause, anchor = monitor.confirmed
         except DivergenceError as e:
             monitor = _monitor_of(trainer)
             if record.exhausted or len(record.heals) >= trainer.config.max_heals:
@@ -377,8 +97,6 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
               echo: bool = True):
     """One heal (see the module docstring). Returns the new trainer, or None when the
     budget or the ladder is used up (a ``heal`` event says so)."""
-    from ..train import Trainer
-
     run, config = trainer.run, trainer.config
     old_monitor = _monitor_of(trainer)
     number = len(record.heals) + 1
@@ -414,11 +132,11 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
         event = Event(HEAL, trainer.ctx.step, f"no heal left ({why}, {len(record.heals)} done): "
                       f"training goes on and only reports", since=cause.since, branch=old_monitor.branch,
                       details={"heal": None, "exhausted": True, "cause": cause.kind, "skipped": skipped})
-        old_monitor._emit(trainer, [event])
+        old_monitor.emit(trainer, [event])
         return None
 
     step = anchor_step if anchor_step is not None else 0
-    dest = run.path / "abandoned" / f"heal-{number}"
+    dest = run.abandoned_branch(number).path
     anchor_path = run.checkpoint_path(anchor_step) if anchor_step is not None else None
     if anchor_path is not None and not anchor_path.is_file():
         anchor_path, step = None, 0
@@ -438,7 +156,6 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
         monitor.anchor_step = step
     else:
         notes = ["no healthy checkpoint yet: restarted from step 0"]
-        (run.path / "monitor_state.json").unlink(missing_ok=True)
     what = cause.kind.replace("_", " ")
     evidence = "; ".join(e.describe() for e in cause.evidence[:2]) or cause.message
     message = (f"heal {number}/{config.max_heals}: {what} at step {cause.step} ({evidence}); "
@@ -455,8 +172,6 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
     record.save()
     append_events(run.events, [event])
     if echo:
-        from tqdm.auto import tqdm
-
         tqdm.write(f"modeguard: {event}")
     return new_trainer
 
@@ -483,8 +198,6 @@ def train_with_healing(config: TrainConfig, out: str | Path | None = None, overw
                        callbacks=(), echo: bool = True):
     """Start a run in ``out`` and train it with healing (``on_collapse`` is set to ``heal``).
     Returns ``(final trainer, final evaluation)``."""
-    from ..runs import start_run
-
     config = dataclasses.replace(config, on_collapse="heal")
     trainer = start_run(config, out, overwrite=overwrite, callbacks=callbacks)
     return heal_loop(trainer, echo=echo)
