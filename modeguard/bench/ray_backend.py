@@ -55,6 +55,13 @@ def check_address(address: str | None) -> None:
                           f"start one with 'ray start --head' or check --address") from None
 
 
+def check_ray(address: str | None) -> None:
+    """Raise ConfigError now, before anything is written, where Ray is missing or the
+    cluster at ``address`` does not answer."""
+    import_ray()
+    check_address(address)
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int = LOCAL_CPUS):
     """Connect to the Ray cluster at ``address`` (``auto``: the one running on this machine),

@@ -19,7 +19,7 @@ from ..config import DEFAULT_RECIPE, TrainConfig, is_default_recipe
 from ..data import resolve_data
 from ..errors import ConfigError
 from ..strategies import parse_strategies, registry
-from .ray_backend import DEFAULT_MAX_RETRIES, LOCAL_CPUS, run_jobs_ray
+from .ray_backend import DEFAULT_MAX_RETRIES, LOCAL_CPUS, check_ray, run_jobs_ray
 from .runner import Job, run_dir_name, run_jobs
 
 PLAIN = "none"
@@ -80,6 +80,8 @@ def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: 
         raise ConfigError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise ConfigError("--address names a Ray cluster; add --backend ray")
+    if backend == "ray":
+        check_ray(address)
     spec = SUITES[suite]
     sets = sets or spec["sets"]()
     if PLAIN not in sets:
