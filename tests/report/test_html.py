@@ -1,17 +1,13 @@
 """modeguard report: one self-contained HTML file for a run or a benchmark folder."""
 import base64
 import csv
-import importlib.util
 import re
-from pathlib import Path
+
+from monitor.doctor.fake_run import GARBAGE_LINES, collapse_event, monitor_rows, write_run
+from monitor.helpers import healed_run
 
 from modeguard.cli import main
 from modeguard.report.html import bench_report, run_report
-
-_spec = importlib.util.spec_from_file_location("monitor_helpers", Path(__file__).parents[1] / "monitor" / "helpers.py")
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-healed_run = _helpers.healed_run
 
 
 def _self_contained(text: str) -> None:
@@ -61,3 +57,32 @@ def test_report_cli(tiny_config, tmp_path, capsys):
     assert (tmp_path / "r.html").is_file() and "wrote" in capsys.readouterr().out
     assert main(["report", str(tmp_path)]) == 2
     assert "neither a ModeGuard run" in capsys.readouterr().err
+
+
+def test_run_report_of_a_run_with_garbage_logs(tmp_path):
+    run = write_run(tmp_path / "run", metrics=[*GARBAGE_LINES, {"step": 10, "loss_d": 1.0, "loss_g": 0.5}],
+                    monitor=[*GARBAGE_LINES, *monitor_rows([10, 20], [8, 1])], evals=GARBAGE_LINES,
+                    events=[*GARBAGE_LINES, collapse_event(20, 10)], heals=b"\xff", final=b"[]")
+    text = run_report(run.path).read_text()
+    _self_contained(text)
+    assert "<h2>Curves</h2>" in text and "<h2>Events</h2>" in text and "<h2>Final evaluation</h2>" not in text
+    assert "The run collapsed from step 10 and did not recover." in text
+
+
+def test_run_report_of_an_empty_run(tmp_path):
+    run = write_run(tmp_path / "run")
+    text = run_report(run.path).read_text()
+    assert "<h2>Run</h2>" in text and "<h2>Diagnosis</h2>" in text
+    for absent in ("Curves", "Events", "Healing", "Samples over time"):
+        assert f"<h2>{absent}</h2>" not in text
+    assert "<img" not in text
+
+
+def test_broken_bench_results_are_one_line_through_the_cli(tmp_path, capsys):
+    (tmp_path / "results.csv").write_bytes(b"\xff\xfe\x00garbage\n")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a readable results table" in err
+    (tmp_path / "results.csv").write_text("strategies,seed\nnone,0\n")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no 'data' column" in capsys.readouterr().err
