@@ -5,12 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import modeguard
-
-# TODO(import-graph): remove once the last function-level imports are gone
-pending = pytest.mark.xfail(reason="import graph cleanup in progress", strict=False)
 
 ROOT = Path(modeguard.__file__).parent
 #: top-level packages that may be imported inside a function: optional extras
@@ -49,21 +44,15 @@ def _imports():
             else:
                 continue
             for t in targets:
-                yield name, t, id(node) in top or _in_type_checking(tree, node), node.lineno, modules
+                yield name, t, id(node) in top, node.lineno, modules
 
 
-def _in_type_checking(tree, node) -> bool:
-    return False
-
-
-@pending
 def test_no_function_level_imports_except_optional_extras():
     inner = [f"{m}:{line} imports {t}" for m, t, top, line, _ in _imports()
              if not top and t.split(".")[0] not in OPTIONAL and t not in OPTIONAL]
     assert inner == []
 
 
-@pending
 def test_no_import_circles():
     graph: dict[str, set[str]] = {}
     for m, t, top, _, modules in _imports():
