@@ -123,10 +123,11 @@ def rotate90(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Rotate image i by ``k[i]`` quarter turns (``k`` integers in 0..3). Non-square
     images are only turned by half turns (k = 2, 3 -> 2; 1 -> 0)."""
     k = k.to(x.device, torch.long) % 4
-    if x.shape[2] != x.shape[3]:
+    square = x.shape[2] == x.shape[3]
+    if not square:
         k = torch.where(k >= 2, 2, 0)
     out = x
-    for turns in (1, 2, 3):
+    for turns in (1, 2, 3) if square else (2,):
         out = torch.where(_per_sample(k == turns, x), torch.rot90(x, turns, dims=(2, 3)), out)
     return out
 

@@ -64,6 +64,13 @@ def test_rotate90_matches_torch_rot90_per_image():
         assert torch.equal(out[i], torch.rot90(img[i], i, dims=(1, 2)))
 
 
+def test_rotate90_turns_non_square_images_by_half_turns_only():
+    img = torch.rand(4, 1, 3, 5)
+    out = rotate90(img, torch.tensor([0, 1, 2, 3]))
+    assert out.shape == img.shape
+    assert torch.equal(out[1], img[1]) and torch.equal(out[2], img[2].flip(1, 2)) and torch.equal(out[3], img[3].flip(1, 2))
+
+
 def test_colour_ops_keep_what_they_should():
     img = torch.rand(3, 3, 6, 6) * 2 - 1
     c = scale_contrast(img, torch.tensor([0.5, 1.0, 2.0]))

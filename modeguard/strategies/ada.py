@@ -30,7 +30,7 @@ from .base import Option, Strategy, register
 class ADA(Strategy):
     name = "ada"
     summary = "augmentation with probability p steered by D's overfitting r_t = E[sign D(real)] (Karras 2020)"
-    remedies = (4, 8, 10)
+    remedies = (4, 8)
     options = {
         "target": Option(float, 0.6, "r_t that p steers towards (ADA: 0.6)", low=0.0, high=1.0),
         "interval": Option(int, 4, "D steps between adjustments of p", low=1),
