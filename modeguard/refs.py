@@ -41,6 +41,16 @@ def split_ref(ref: str) -> tuple[str, str]:
     return match["module"], match["name"]
 
 
+def canonical_ref(ref: str) -> str:
+    """``ref`` with a file path made absolute (``mine.py:build`` -> ``/cwd/mine.py:build``), so a
+    run records a reference that works from any folder; module references come back unchanged.
+    Raises :class:`ConfigError` when ``ref`` is not a reference."""
+    module_part, name = split_ref(ref)
+    if not module_part.endswith(".py"):
+        return ref
+    return f"{Path(module_part).expanduser().resolve()}:{name}"
+
+
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

@@ -2,7 +2,7 @@
 import pytest
 
 from modeguard.errors import ConfigError
-from modeguard.refs import is_ref, load_object, split_ref
+from modeguard.refs import canonical_ref, is_ref, load_object, split_ref
 
 
 def test_is_ref_tells_references_from_names_and_paths():
@@ -53,3 +53,9 @@ def test_missing_file_and_broken_file_are_one_line(tmp_path):
     g.write_text("def build(:\n")
     with pytest.raises(ConfigError, match="SyntaxError"):
         load_object(f"{g}:build")
+
+
+def test_canonical_ref_makes_file_paths_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert canonical_ref("mine.py:build") == f"{tmp_path.resolve()}/mine.py:build"
+    assert canonical_ref("pkg.mod:build") == "pkg.mod:build"
