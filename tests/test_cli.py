@@ -351,7 +351,7 @@ def test_bad_data_file(tmp_path, tiny_yaml, capsys, case):
     (["--steps", "-5"], "steps"),
     (["--batch-size", "0"], "batch_size"),
     (["--loss", "wasserstein"], "unknown loss 'wasserstein'"),
-    (["--model", "resnet"], "unknown model 'resnet'"),
+    (["--model", "resnet"], "'resnet'"),
     (["--strategy", "magic"], "unknown strategy 'magic'"),
     (["--device", "tpu"], "device"),
     (["--seed", "-1"], "seed"),
@@ -396,12 +396,22 @@ def damaged_run(ring8_run, tmp_path) -> Path:
     ["eval", "{run}", "--json"],
     ["train", "--resume", "{run}", "--steps", "30"],
 ])
-def test_truncated_checkpoint(damaged_run, tmp_path, capsys, command):
-    before = files_of(damaged_run)
+def test_truncated_newest_checkpoint_falls_back_to_the_previous(damaged_run, tmp_path, capsys, command):
     args = [a.format(run=damaged_run, tmp=tmp_path) for a in command]
     code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    if command[0] == "train":
+        assert "skipped step-00000020.pt" in out and "truncated" in out
+        assert "at step 18 of 30" in out
+
+
+def test_every_checkpoint_truncated_is_one_line(damaged_run, tmp_path, capsys):
+    for ckpt in (damaged_run / "checkpoints").iterdir():
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    before = files_of(damaged_run)
+    code, _, err = cli(capsys, "sample", damaged_run, "-n", "10", "-o", tmp_path / "s.npy")
     assert_one_line_error(code, err, "step-00000020.pt", "truncated")
-    assert files_of(damaged_run) == before  # nothing written, no good checkpoint replaced
+    assert files_of(damaged_run) == before  # nothing written, no checkpoint replaced
     assert not (tmp_path / "s.npy").exists()
 
 
