@@ -10,6 +10,7 @@ import torch
 from modeguard.data import resolve_data
 from modeguard.errors import ConfigError
 from modeguard.metrics import prdc
+from modeguard.metrics.prdc import kth_nn_radius
 from modeguard.monitor import CollapseMonitor, Event
 from modeguard.monitor.events import Evidence, append_events, read_events
 from modeguard.monitor.monitor import coverage_density
@@ -240,9 +241,11 @@ def test_coverage_density_match_prdc():
     expected = prdc(ref, fake, k=5)
     assert figures["coverage"] == pytest.approx(expected["coverage"], abs=1e-9)
     assert figures["density"] == pytest.approx(expected["density"], abs=1e-9)
-    direct = coverage_density(mon._ref_centred, mon._ref_radius,
-                              (torch.as_tensor(fake).double() - mon._shift).float(), 5)
-    assert direct["coverage"] == figures["coverage"]
+    # the k-NN pass on its own, with the reference's radii computed once
+    shift = torch.as_tensor(ref).double().mean(0)
+    real = (torch.as_tensor(ref).double() - shift).float()
+    direct = coverage_density(real, kth_nn_radius(real, 5, chunk=2048), (torch.as_tensor(fake).double() - shift).float(), 5)
+    assert direct["coverage"] == figures["coverage"] and direct["density"] == pytest.approx(figures["density"])
 
 
 def test_state_round_trip_gives_the_same_decisions():
