@@ -99,17 +99,28 @@ def load_points(path: str | Path) -> PointSet:
         raise DataError(f"{path}: points contain NaN or inf")
     modes = None
     if extra and "centers" in extra:
-        centers = np.asarray(extra["centers"], dtype=np.float64)
-        if centers.ndim != 2 or centers.shape[1] != points.shape[1]:
-            raise DataError(f"{path}: centers must have shape (K, {points.shape[1]})")
+        centers = _numeric(path, "centers", extra["centers"])
+        if centers.ndim != 2 or centers.shape[1] != points.shape[1] or len(centers) == 0:
+            raise DataError(f"{path}: centers must have shape (K, {points.shape[1]}) with K >= 1")
         if "std" not in extra:
             raise DataError(f"{path}: 'centers' given without 'std'")
-        w = extra.get("weights", np.ones(len(centers)))
-        w = np.asarray(w, dtype=np.float64)
+        w = _numeric(path, "weights", extra.get("weights", np.ones(len(centers))))
         if w.shape != (len(centers),) or np.any(w < 0) or w.sum() <= 0:
             raise DataError(f"{path}: weights must be {len(centers)} non-negative numbers")
-        std = float(np.asarray(extra["std"]).reshape(-1)[0])
-        if not std > 0:
-            raise DataError(f"{path}: std must be positive")
+        std = _numeric(path, "std", extra["std"]).reshape(-1)
+        if std.size == 0 or not std[0] > 0:
+            raise DataError(f"{path}: std must be a positive number")
+        std = float(std[0])
         modes = MixtureModes(centers=centers, std=std, weights=w / w.sum())
     return PointSet(points, name=str(path), modes=modes)
+
+
+def _numeric(path: Path, name: str, value) -> np.ndarray:
+    """``value`` as a float64 array; DataError where it is not numbers or holds NaN/inf."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: {name} must be numeric") from None
+    if not np.isfinite(arr).all():
+        raise DataError(f"{path}: {name} contains NaN or inf")
+    return arr
