@@ -1,37 +1,43 @@
-"""The Lightning callback (skipped without the optional 'lightning' extra)."""
-import numpy as np
+"""The Lightning callback (its training tests need the optional 'lightning' extra)."""
+import importlib
+import importlib.util
+
 import pytest
 import torch
 
-pl = pytest.importorskip("lightning.pytorch")
+from modeguard.data import resolve_data
 
-from modeguard.data import resolve_data  # noqa: E402
-from modeguard.monitor.lightning import CollapseMonitorCallback  # noqa: E402
+HAS_LIGHTNING = importlib.util.find_spec("lightning") is not None
+needs_lightning = pytest.mark.skipif(not HAS_LIGHTNING, reason="needs the optional 'lightning' extra")
 
+if HAS_LIGHTNING:
+    import lightning.pytorch as pl
 
-class TinyGAN(pl.LightningModule):
-    """A generator trained on a dummy loss; ``sample`` collapses to mode 0 after step 20."""
+    from modeguard.monitor.lightning import CollapseMonitorCallback
 
-    def __init__(self, data):
-        super().__init__()
-        self.G = torch.nn.Linear(4, 2)
-        self.data = data
-        self.rng = torch.Generator().manual_seed(0)
+    class TinyGAN(pl.LightningModule):
+        """A generator trained on a dummy loss; ``sample`` collapses to mode 0 after step 20."""
 
-    def training_step(self, batch, batch_idx):
-        loss = self.G(batch).pow(2).mean()
-        self.log("loss_g", loss)
-        return loss
+        def __init__(self, data):
+            super().__init__()
+            self.G = torch.nn.Linear(4, 2)
+            self.data = data
+            self.rng = torch.Generator().manual_seed(0)
 
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.01)
+        def training_step(self, batch, batch_idx):
+            loss = self.G(batch).pow(2).mean()
+            self.log("loss_g", loss)
+            return loss
 
-    def sample(self, n):
-        x = self.data.sample(n, self.rng)
-        if self.trainer.global_step >= 20:
-            m = self.data.modes
-            x = torch.as_tensor(m.centers[0], dtype=torch.float32) + m.std * torch.randn(n, 2, generator=self.rng)
-        return x
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        def sample(self, n):
+            x = self.data.sample(n, self.rng)
+            if self.trainer.global_step >= 20:
+                m = self.data.modes
+                x = torch.as_tensor(m.centers[0], dtype=torch.float32) + m.std * torch.randn(n, 2, generator=self.rng)
+            return x
 
 
 def _fit(tmp_path, on_collapse):
@@ -46,6 +52,7 @@ def _fit(tmp_path, on_collapse):
     return trainer, cb
 
 
+@needs_lightning
 def test_lightning_callback_reports_collapse(tmp_path):
     trainer, cb = _fit(tmp_path, "warn")
     kinds = [e.kind for e in cb.events]
@@ -56,6 +63,13 @@ def test_lightning_callback_reports_collapse(tmp_path):
     assert trainer.global_step == 60
 
 
+@needs_lightning
 def test_lightning_callback_stops(tmp_path):
     trainer, cb = _fit(tmp_path, "stop")
     assert trainer.global_step == 30 and cb.events[-1].kind == "collapse_confirmed"
+
+
+@pytest.mark.skipif(HAS_LIGHTNING, reason="only without the optional 'lightning' extra")
+def test_without_lightning_the_import_says_how_to_install():
+    with pytest.raises(ImportError, match=r"pip install 'modeguard\[lightning\]'"):
+        importlib.import_module("modeguard.monitor.lightning")
