@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 
 from ..config import TrainConfig
-from ..data import Dataset, resolve_data
+from ..data import Dataset, as_dataset, resolve_data
 from ..errors import ConfigError
 from ..losses import get_loss
-from ..models import build_models, spec_for
+from ..models import build_models, spec_for, user_models
+from ..recipes import is_default_recipe
 from ..strategies import parse_strategies
 from .context import TrainContext
 from .objective import AdversarialObjective
@@ -28,27 +29,45 @@ def resolve_config(config: TrainConfig, data: Dataset) -> TrainConfig:
     return config.resolve().for_kind(data.kind)
 
 
-def assemble(config: TrainConfig, data: Dataset | None = None) -> TrainContext:
+def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None = None,
+             discriminator: torch.nn.Module | None = None) -> TrainContext:
     """Build everything a run trains: returns a :class:`TrainContext` whose ``config`` is
     fully resolved and whose models, objective and optimizers exist.
 
+    data: a :class:`Dataset`, or the user's data (a tensor / array ``(n, ...)`` or a torch
+    ``Dataset``; see :func:`modeguard.data.as_dataset`); default: ``config.data``.
+    generator / discriminator: the user's ready-made models (both or neither), used in
+    place of ``config.model``; G maps ``(n, z_dim)`` to ``(n, *data.shape)``, D samples to
+    ``(n,)`` or ``(n, 1)`` logits.
+
     Strategy hooks run in this order: ``validate``, ``configure_models`` (setup order),
-    the models are built (seeded with ``config.seed``), ``setup``, the Adam optimizers,
-    ``configure_optimizers``. Raises :class:`ConfigError` / :class:`DataError` for bad input.
+    the models are built (seeded with ``config.seed``), ``check_models``, ``setup``, the
+    Adam optimizers, ``configure_optimizers``. Raises :class:`ConfigError` /
+    :class:`~modeguard.errors.DataError` for bad input, one line each.
     """
-    data = data if data is not None else resolve_data(config.resolve().data)
+    if (generator is None) != (discriminator is None):
+        raise ConfigError("give both generator= and discriminator=, or neither")
+    if data is None:
+        data = resolve_data(config.resolve().data)
+    elif not isinstance(data, Dataset):
+        data = as_dataset(data, name=config.data if isinstance(config.data, str) else "data")
     c = resolve_config(config, data)
     torch.set_num_threads(c.threads)
     strategies = parse_strategies(c.strategies)
     for s in strategies:
         s.validate(c)
-    spec = spec_for(c.model, c.model_options)
+    spec = user_models(generator, discriminator) if generator is not None else spec_for(c.model, c.model_options)
     ctx = TrainContext(c, data, get_loss(c.loss), pick_device(c.device), spec, strategies)
     setup_order = sorted(strategies, key=lambda s: s.order)
     for s in setup_order:
         s.configure_models(spec, ctx)
     torch.manual_seed(c.seed)
     G, D = build_models(spec, data.shape)
+    kept = _fitting_strategies(strategies, G, D, spec, from_recipe=is_default_recipe(config.strategies))
+    if len(kept) < len(strategies):  # the recipe, less what the user's models cannot take
+        ctx.strategies = strategies = kept
+        setup_order = [s for s in setup_order if s in kept]
+        c.strategies = [s.spec_string() for s in kept]
     ctx.G, ctx.D = G.to(ctx.device), D.to(ctx.device)
     ctx.objective = AdversarialObjective(ctx.loss)
     for s in setup_order:
@@ -58,3 +77,19 @@ def assemble(config: TrainConfig, data: Dataset | None = None) -> TrainContext:
     for s in setup_order:
         s.configure_optimizers(ctx)
     return ctx
+
+
+def _fitting_strategies(strategies: list, G, D, spec, from_recipe: bool) -> list:
+    """The strategies whose ``check_models`` accepts the built models. A strategy the user
+    asked for that does not fit raises its one-line ConfigError; one that came with the
+    default recipe is left out instead (``config.yaml`` then lists the recipe without it)."""
+    kept = []
+    for s in strategies:
+        try:
+            s.check_models(G, D, spec)
+        except ConfigError:
+            if not from_recipe:
+                raise
+            continue
+        kept.append(s)
+    return kept

@@ -38,16 +38,19 @@ COLLAPSE = "collapse"
 class Trainer:
     """Builds a run from a :class:`TrainConfig` and trains it.
 
-    ``Trainer(config, run_dir=None, callbacks=())``: ``run_dir`` is where the run's files go
-    (None: nothing is written); ``callbacks`` are added to the standard ones the config asks
-    for. ``fit()`` trains to ``config.steps`` and returns the final evaluation;
+    ``Trainer(config, run_dir=None, callbacks=(), generator=None, discriminator=None,
+    data=None)``: ``run_dir`` is where the run's files go (None: nothing is written);
+    ``callbacks`` are added to the standard ones the config asks for; ``generator`` /
+    ``discriminator`` are the user's own ``nn.Module``s and ``data`` the user's own data
+    (see :func:`~modeguard.train.assembly.assemble`). ``fit()`` trains to ``config.steps`` and returns the final evaluation;
     ``sample(n, seed)`` draws from the evaluation generator; ``Trainer.open(run_dir)``
     rebuilds a run from its directory. Raises :class:`~modeguard.errors.ConfigError` /
     ``DataError`` on bad input, before anything is written.
     """
 
-    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, callbacks=()):
-        self.ctx = assemble(config)
+    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, callbacks=(),
+                 generator: torch.nn.Module | None = None, discriminator: torch.nn.Module | None = None, data=None):
+        self.ctx = assemble(config, data, generator, discriminator)
         self.config = self.ctx.config
         self.steps = Step(self.ctx)
         self.run = RunDir(run_dir) if run_dir is not None else None
@@ -244,15 +247,19 @@ class Trainer:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def open(cls, run_dir: str | Path, checkpoint: str | Path | None = None, callbacks=(),
+             generator: torch.nn.Module | None = None, discriminator: torch.nn.Module | None = None, data=None,
              **overrides) -> "Trainer":
         """Rebuild a run from its directory and load its newest loadable checkpoint (or the
         given one). A run with no checkpoint yet opens at step 0. ``notes`` lists the
-        checkpoints skipped as unreadable."""
+        checkpoints skipped as unreadable. A run trained on the user's own modules or
+        in-memory data needs them again (``generator=``, ``discriminator=``, ``data=``);
+        references (``--model FILE.py:NAME``) are in ``config.yaml``."""
         run = RunDir(run_dir).require()
         config = TrainConfig.load(run.config)
         for k, v in overrides.items():
             setattr(config, k, v)
-        trainer = cls(config, run.path, callbacks=callbacks)
+        trainer = cls(config, run.path, callbacks=callbacks, generator=generator, discriminator=discriminator,
+                      data=data)
         if checkpoint:
             trainer.load_state_dict(load_checkpoint(Path(checkpoint)))
         elif run.checkpoints():
@@ -264,7 +271,8 @@ class Trainer:
     @classmethod
     def resume(cls, run_dir: str | Path, steps: int | None = None, callbacks=(), **overrides) -> "Trainer":
         """Continue a run from its newest checkpoint; rows logged after it are dropped,
-        so the resumed run's logs and weights are those of an uninterrupted run."""
+        so the resumed run's logs and weights are those of an uninterrupted run.
+        ``overrides`` may hold ``generator=``, ``discriminator=``, ``data=`` (see :meth:`open`)."""
         if steps is not None:
             overrides["steps"] = steps
         trainer = cls.open(run_dir, callbacks=callbacks, **overrides)
