@@ -55,7 +55,7 @@ def test_a_collapsing_trial_stops_at_the_confirmation_and_says_so():
     search = search_from_dict(tiny_search(steps=400))
     reports = []
     final = run_trial(trial_config(search, {"strategies": "none", "lr": 0.01}), 50, reports.append)
-    assert final["collapsed"] and final["done"] and final["step"] < 400
+    assert final["collapsed"] and final["last"] and final["step"] < 400
     assert reports[-1] == final and [r["step"] for r in reports] == sorted(r["step"] for r in reports)
     assert all(r["cpu_s"] > 0 for r in reports)
 

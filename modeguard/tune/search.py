@@ -56,14 +56,16 @@ def searcher(search: Search):
     """The search algorithm: seeded random draws, or Optuna (ConfigError where it is missing)."""
     from ray.tune.search import BasicVariantGenerator
 
-    if search.search == "random":
-        return BasicVariantGenerator(random_state=search.seed)
+    if search.search == "random":  # it limits concurrency itself (Tune's max_concurrent_trials skips it)
+        return BasicVariantGenerator(random_state=search.seed, max_concurrent=search.max_concurrent or 0)
     try:
+        from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        return OptunaSearch(seed=search.seed)
+        optuna = OptunaSearch(seed=search.seed)
     except (ImportError, AssertionError):
         raise ConfigError("search: optuna needs Optuna: pip install optuna") from None
+    return ConcurrencyLimiter(optuna, search.max_concurrent) if search.max_concurrent else optuna
 
 
 def progress_callback(total: int, enabled: bool):
@@ -114,7 +116,7 @@ def run_tune(search: Search, out: str | Path, address: str | None = None, collap
             trainable, param_space=param_space(search),
             tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler,
                                         search_alg=searcher(search), num_samples=search.trials,
-                                        max_concurrent_trials=search.max_concurrent),
+                                        reuse_actors=True),
             run_config=tune.RunConfig(name="trials", storage_path=str(out / "ray"), verbose=0,
                                       callbacks=callbacks))
         grid = tuner.fit()
@@ -132,7 +134,7 @@ def trial_row(result, steps: int) -> dict:
         outcome = "error"
     elif m.get("collapsed"):
         outcome = "collapse"
-    elif m.get("done") or m.get("step", 0) >= steps:
+    elif m.get("last") or m.get("step", 0) >= steps:  # ("done" is Tune's own: true for stopped trials too)
         outcome = "finished"
     else:
         outcome = "asha"

@@ -37,7 +37,7 @@ class ReportEvery(Callback):
     def on_step_end(self, trainer) -> None:
         step = trainer.ctx.step
         if step % self.every == 0 and step < trainer.ctx.total_steps and not getattr(trainer, "should_stop", False):
-            self.report({**reading(trainer, self.cpu_start), "collapsed": False, "done": False})
+            self.report({**reading(trainer, self.cpu_start), "collapsed": False, "last": False})
 
 
 def stopped_for_collapse(trainer: Trainer, result: dict) -> bool:
@@ -53,7 +53,7 @@ def run_trial(config: TrainConfig, report_every: int, report) -> dict:
     steps and once at the end, and return the last metrics.
 
     Metrics: step, cpu_s, modes, modes_strict, hq_pct, rev_kl, score, collapsed (the monitor
-    confirmed a collapse and the trial stopped there), done (the last report).
+    confirmed a collapse and the trial stopped there), last (the trial's last report).
     """
     torch.set_num_threads(1)
     cpu_start = time.process_time()
@@ -63,6 +63,6 @@ def run_trial(config: TrainConfig, report_every: int, report) -> dict:
         collapsed = stopped_for_collapse(trainer, result)
     except (_COLLAPSE_RAISED or _NOTHING_RAISED):
         collapsed = True
-    final = {**reading(trainer, cpu_start), "collapsed": collapsed, "done": True}
+    final = {**reading(trainer, cpu_start), "collapsed": collapsed, "last": True}
     report(final)
     return final
