@@ -195,6 +195,9 @@ def save_array(path: str | Path, arr: np.ndarray) -> Path:
         raise ConfigError(f"output must be a .npy file, got {path}")
     if path.is_dir():
         raise OutputPathError(f"cannot write samples {path}: it is a folder")
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise OutputPathError(f"cannot write samples {path}: {blocking} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, lambda f: np.save(f, arr))
