@@ -18,11 +18,15 @@ Sections (pick any; none given = ``--step``):
     rev-KL <= 0.02), evaluated every ``steps / --evals`` steps with ModeGuard's metrics (the
     evaluations' own CPU time is not counted); plus the whole-process CPU seconds of
     ``modeguard train --data ring8`` in a subprocess (``--whole-process``).
+``--profile``
+    torch.profiler over ModeGuard's ``train_step`` and the hand loop: operator calls and self
+    CPU time per step, the operators where ModeGuard spends more listed first.
 ``--seeds-together``
     Per-seed throughput of N seeds trained in one process: a stub until ``modeguard.train``
     exposes an ensemble trainer.
 
     python benchmarks/speed.py --step [--rounds 8 --steps 300]
+    python benchmarks/speed.py --profile [--steps 200]
     python benchmarks/speed.py --time-to-quality --data ring8 --seeds 10 [--strategies ... --train-steps N]
 
 Tables go to stdout and ``benchmarks/results/speed-<section>.md`` / ``.csv``.
@@ -380,6 +384,34 @@ def step_section(args) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------- --profile
+def profile_section(args) -> None:
+    """torch.profiler over ``--steps`` steps of ModeGuard's ``train_step`` and of the hand loop:
+    operator calls per step and the operators with the largest self-CPU-time difference."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(1)
+    tables = {}
+    for contender in (ModeGuardStep(), HandLoop()):
+        contender.run(args.warmup)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            contender.run(args.steps)
+        tables[contender.label] = {e.key: (e.count / args.steps, e.self_cpu_time_total / args.steps)
+                                   for e in prof.key_averages()}
+    mg, hand = tables["modeguard train_step"], tables["hand-written eager"]
+    diff = sorted(set(mg) | set(hand), key=lambda k: -(mg.get(k, (0, 0))[1] - hand.get(k, (0, 0))[1]))
+    shown = diff[:args.top] + [k for k in diff[-5:] if k not in diff[:args.top]]  # and where the hand loop spends more
+    rows = [{"op": k, "modeguard_calls": round(mg.get(k, (0, 0))[0], 1), "hand_calls": round(hand.get(k, (0, 0))[0], 1),
+             "modeguard_us": round(mg.get(k, (0, 0))[1], 1), "hand_us": round(hand.get(k, (0, 0))[1], 1),
+             "extra_us": round(mg.get(k, (0, 0))[1] - hand.get(k, (0, 0))[1], 1)} for k in shown]
+    totals = [f"{label}: {sum(c for c, _ in t.values()):.0f} operator calls/step, "
+              f"{sum(us for _, us in t.values()) / 1e3:.2f} ms self CPU/step under the profiler"
+              for label, t in tables.items()]
+    write_table("profile", rows, [f"torch.profiler, {args.steps} steps each, per-step figures; "
+                                  f"extra_us = ModeGuard's self CPU time minus the hand loop's; the call "
+                                  f"counts are exact, the times carry the profiler's own overhead", *totals])
+
+
 # ---------------------------------------------------------------------------- --time-to-quality
 def meets(data: str, result: dict) -> bool:
     """Whether an evaluation meets ``data``'s quality targets (see ``TARGETS``)."""
@@ -395,8 +427,8 @@ class QualityClock(Callback):
     """Evaluates the EMA generator every ``every`` steps; records the training CPU seconds
     (evaluations excluded) at the first evaluation meeting the targets, then stops the run."""
 
-    def __init__(self, data: str, every: int, stop: bool = True):
-        self.data, self.every, self.stop = data, every, stop
+    def __init__(self, data: str, every: int, stop: bool = True, trace: bool = False):
+        self.data, self.every, self.stop, self.trace = data, every, stop, trace
         self.evals: list[dict] = []
         self.hit: dict | None = None
 
@@ -415,6 +447,9 @@ class QualityClock(Callback):
         row = {"step": step, "cpu_s": train_cpu,
                **{k: result[k] for k in ("modes_strict", "hq_pct", "rev_kl")}, "counts": result["counts"]}
         self.evals.append(row)
+        if self.trace:
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "counts"},
+                  flush=True)
         if self.hit is None and meets(self.data, result):
             self.hit = row
             if self.stop:
@@ -422,7 +457,7 @@ class QualityClock(Callback):
 
 
 def time_to_quality(data: str, seed: int, strategies, steps: int | None, evals: int, lr: float | None,
-                    batch: int | None = None, stop: bool = True) -> dict:
+                    batch: int | None = None, stop: bool = True, trace: bool = False) -> dict:
     """One run of ``data`` / ``seed``: the first step and training CPU seconds at which the
     targets were met (``None`` when never), and the last evaluation."""
     torch.set_num_threads(1)
@@ -431,7 +466,7 @@ def time_to_quality(data: str, seed: int, strategies, steps: int | None, evals: 
                          progress=False, lr_g=lr, lr_d=lr, log_every=10**9, **extra)
     trainer = Trainer(config, run_dir=None)
     total = trainer.ctx.total_steps
-    clock = QualityClock(data, max(1, total // evals), stop=stop)
+    clock = QualityClock(data, max(1, total // evals), stop=stop, trace=trace)
     trainer.callbacks.append(clock)
     c0 = time.process_time()
     try:
@@ -462,7 +497,7 @@ def quality_section(args) -> list[dict]:
     for data in args.data:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             row = time_to_quality(data, seed, args.strategies, args.train_steps, args.evals, args.lr,
-                                  args.batch, stop=not args.full)
+                                  args.batch, stop=not args.full, trace=args.trace)
             print({k: v for k, v in row.items() if k != "last_counts"}, flush=True)
             rows.append(row)
     summary = []
@@ -525,6 +560,8 @@ def main(argv=None) -> None:
     p.add_argument("--step", action="store_true", help="time one step against the hand loop and JAX")
     p.add_argument("--time-to-quality", action="store_true", help="CPU-s per seed until the targets are met")
     p.add_argument("--seeds-together", action="store_true", help="N seeds in one process (stub)")
+    p.add_argument("--profile", action="store_true", help="torch.profiler: ModeGuard's step against the hand loop")
+    p.add_argument("--top", type=int, default=25, help="operators listed by --profile")
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--steps", type=int, default=300, help="steps per contender per round")
     p.add_argument("--warmup", type=int, default=100)
@@ -538,13 +575,16 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--evals", type=int, default=20, help="evaluations per run")
     p.add_argument("--full", action="store_true", help="train to the end even after the targets are met")
+    p.add_argument("--trace", action="store_true", help="print every evaluation")
     p.add_argument("--whole-process", action="store_true", help="also time `modeguard train --data D`")
     p.add_argument("--tag", default="default", help="names results/speed-time-<tag>.md")
     args = p.parse_args(argv)
-    if not (args.step or args.time_to_quality or args.seeds_together):
+    if not (args.step or args.time_to_quality or args.seeds_together or args.profile):
         args.step = True
     if args.step:
         step_section(args)
+    if args.profile:
+        profile_section(args)
     if args.time_to_quality:
         quality_section(args)
     if args.seeds_together:
