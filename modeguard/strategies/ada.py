@@ -28,6 +28,8 @@ from .base import Option, Strategy, register
 
 @register
 class ADA(Strategy):
+    """``ada``: the pipeline with probability ``p``, ``p`` steered by r_t (see the module doc)."""
+
     name = "ada"
     summary = "augmentation with probability p steered by D's overfitting r_t = E[sign D(real)] (Karras 2020)"
     remedies = (4, 8)

@@ -58,6 +58,8 @@ class _Consistency(Strategy):
 
 @register
 class ConsistencyRegularization(_Consistency):
+    """``cr``: ``weight * E||D(x) - D(T(x))||^2`` on real inputs."""
+
     name = "cr"
     summary = "consistency: D(x) = D(T(x)) on augmented reals (Zhang 2020)"
     options = {"weight": Option(float, 10.0, "lambda: weight of ||D(x) - D(T(x))||^2", low=0.0),
@@ -72,6 +74,8 @@ class ConsistencyRegularization(_Consistency):
 
 @register
 class BalancedConsistencyRegularization(_Consistency):
+    """``bcr``: the consistency term on reals and on fakes, each with its weight."""
+
     name = "bcr"
     summary = "balanced consistency: D(x) = D(T(x)) on augmented reals and fakes (Zhao 2021)"
     options = {"weight_real": Option(float, 10.0, "lambda_real: weight of the term on reals", low=0.0),

@@ -23,6 +23,8 @@ from .base import Option, Strategy, register
 
 @register
 class DiffAugment(Strategy):
+    """``diffaugment``: the policy's augmentations on every real and fake D sees (see the module doc)."""
+
     name = "diffaugment"
     summary = "differentiable colour / translation / cutout on D's real and fake inputs in both phases (Zhao 2020)"
     remedies = (4, 8)

@@ -33,6 +33,8 @@ def lecam_penalty(d_real: torch.Tensor, d_fake: torch.Tensor, alpha_real: torch.
 
 @register
 class LeCam(Strategy):
+    """``lecam``: the LeCam regulariser with EMA anchors (see the module doc)."""
+
     name = "lecam"
     summary = "LeCam regulariser: D's outputs kept near EMA anchors of its real / fake means (Tseng 2021)"
     remedies = (8,)
@@ -56,6 +58,7 @@ class LeCam(Strategy):
         return None if self._anchors is None else (float(self._anchors[0]), float(self._anchors[1]))
 
     def d_loss(self, ctx, batch):
+        """Update the anchors from this batch, then return ``weight`` x the penalty."""
         score = ctx.objective.real_score
         d_real, d_fake = score(batch.d_real).float(), score(batch.d_fake).float()
         means = torch.stack([d_real.detach().mean(), d_fake.detach().mean()])
