@@ -65,6 +65,7 @@ class MultiDObjective:
         self.lam = lam
 
     def d_loss(self, ctx, batch) -> torch.Tensor:
+        """Sum over the K columns of the base D loss; fills ``batch.d_real`` / ``d_fake`` ``(n, K)``."""
         batch.d_real = ctx.discriminate(batch.real_in)
         batch.d_fake = ctx.discriminate(batch.fake_in)
         cols = range(batch.d_real.shape[1])
@@ -75,6 +76,7 @@ class MultiDObjective:
         return torch.stack([self.loss.g(d_fake[:, k]) for k in range(d_fake.shape[1])])
 
     def g_loss(self, ctx, batch) -> torch.Tensor:
+        """The K per-discriminator G losses combined by ``aggregate``; fills ``batch.d_fake``."""
         batch.d_fake = ctx.discriminate(batch.fake_in)
         losses = self.per_discriminator_g_losses(batch.d_fake)
         return aggregate_losses(losses, self.aggregate, self.lam)

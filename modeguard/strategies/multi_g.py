@@ -31,6 +31,7 @@ class MADObjective:
         return labels.view(rows, -1)[:, 0] if rows != len(labels) else labels
 
     def d_loss(self, ctx, batch) -> torch.Tensor:
+        """Cross entropy of "real" on the reals and of each fake's generator index on the fakes."""
         batch.d_real = ctx.discriminate(batch.real_in)
         batch.d_fake = ctx.discriminate(batch.fake_in)
         real_class = torch.full((len(batch.d_real),), self.k, dtype=torch.long, device=batch.d_real.device)
@@ -38,6 +39,7 @@ class MADObjective:
                 + F.cross_entropy(batch.d_fake, self.fake_labels(ctx, batch)))
 
     def g_loss(self, ctx, batch) -> torch.Tensor:
+        """Every generator's loss against D's "real" class (saturating for minimax, else not)."""
         batch.d_fake = ctx.discriminate(batch.fake_in)
         log_p = torch.log_softmax(batch.d_fake, dim=1)
         if self.saturating:
