@@ -46,9 +46,9 @@ def test_bad_search_files_name_what_is_wrong(change, message):
 
 
 def test_score_ranks_modes_first_then_reverse_kl():
-    assert score({"modes_strict": 8, "rev_kl": 5.0}) > score({"modes_strict": 7, "rev_kl": 0.0})
-    assert score({"modes_strict": 8, "rev_kl": 0.1}) > score({"modes_strict": 8, "rev_kl": 0.2})
-    assert score({"modes_strict": 1, "rev_kl": float("inf")}) == 0.0
+    assert score({"modes": 8, "rev_kl": 5.0}) > score({"modes": 7, "rev_kl": 0.0})
+    assert score({"modes": 8, "rev_kl": 0.1}) > score({"modes": 8, "rev_kl": 0.2})
+    assert score({"modes": 1, "rev_kl": float("inf")}) == 0.0
 
 
 def test_a_collapsing_trial_stops_at_the_confirmation_and_says_so():

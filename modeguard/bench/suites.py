@@ -103,8 +103,8 @@ def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: 
             csv.DictWriter(f, COLUMNS, extrasaction="ignore").writerow({k: row.get(k, "") for k in COLUMNS})
 
     if backend == "ray":
-        for job in jobs:
-            job.out = str(out / "runs" / run_dir_name(job.tags))
+        for job in jobs:  # absolute: a worker's current folder is not the driver's
+            job.out = str((out / "runs" / run_dir_name(job.tags)).resolve())
         ran = run_jobs_ray(jobs, address, num_cpus=workers or LOCAL_CPUS, max_retries=max_retries,
                            progress=progress, on_result=append)
     else:

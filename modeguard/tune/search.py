@@ -222,8 +222,9 @@ def run_search_file(path: str | Path, out: str | Path, address: str | None = Non
         return comparison_text(c) + f"\nresults: {out / 'comparison.md'}"
     result = run_tune(search, out, address, collapse_stop=collapse_stop, progress=progress, num_cpus=num_cpus)
     t = result.totals
-    best = (f"best: {result.best['config']} (score {result.best['score']:.3f}, {result.best['modes_strict']} "
-            f"strict modes, rev-KL {result.best['rev_kl']:.3f})" if result.best else "best: none (every trial failed)")
+    b = result.best
+    best = (f"best: {b['config']} (score {b['score']:.3f}, {b.get('modes')} modes, {b.get('modes_strict')} strict, "
+            f"rev-KL {_cell(b.get('rev_kl', math.inf))})" if b else "best: none (every trial failed)")
     return ((out / "trials.md").read_text() + f"\n{t['trials']} trials, {t['trial_steps']} trial-steps, "
             f"{t['cpu_s']} CPU-s: {t['collapsed']} stopped at a confirmed collapse, {t['stopped_by_asha']} by ASHA, "
             f"{t['finished']} ran to the end\n{best}\nresults: {out / 'trials.csv'}  {out / 'summary.json'}")

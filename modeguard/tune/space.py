@@ -221,13 +221,14 @@ def trial_config(search: Search, sample: dict, collapse_stop: bool | None = None
 
 
 def score(metrics: dict) -> float:
-    """What a search maximises: strict modes first, reverse KL breaking ties.
+    """What a search maximises: modes first, reverse KL breaking ties.
 
-    ``modes_strict - rev_kl / (1 + rev_kl)``: the KL term lies in [0, 1), so one more mode
-    always outranks any KL; an infinite or missing KL costs a full 1.
+    ``modes - rev_kl / (1 + rev_kl)``: the KL term lies in [0, 1), so one more mode always
+    outranks any KL; an infinite or missing KL costs a full 1. Modes, not strict modes: a
+    short trial rarely has strict modes yet, and the score must tell trials apart early.
     """
     rev_kl = metrics.get("rev_kl")
-    modes = metrics.get("modes_strict", 0) or 0
+    modes = metrics.get("modes", 0) or 0
     if rev_kl is None or not math.isfinite(rev_kl):
         return float(modes) - 1.0
     return float(modes) - rev_kl / (1.0 + rev_kl)

@@ -6,6 +6,7 @@ process's CPU seconds so far, so a trial that the scheduler stops keeps its cost
 """
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -22,9 +23,11 @@ _NOTHING_RAISED = type("_NeverRaised", (Exception,), {})
 
 
 def reading(trainer: Trainer, cpu_start: float) -> dict:
-    """The trial's metrics now: step, CPU seconds, modes, strict modes, HQ %, rev-KL and score."""
+    """The trial's metrics now: step, CPU seconds, modes, strict modes, HQ %, rev-KL and score.
+    An infinite rev-KL is left out (Tune's loggers reject it); the score counts it as infinite."""
     metrics = trainer.evaluate(prdc=False)
-    row = {k: metrics[k] for k in ("modes", "modes_strict", "hq_pct", "rev_kl") if k in metrics}
+    row = {k: metrics[k] for k in ("modes", "modes_strict", "hq_pct", "rev_kl")
+           if k in metrics and math.isfinite(metrics[k])}
     return {"step": trainer.ctx.step, "cpu_s": time.process_time() - cpu_start, **row, "score": score(row)}
 
 
