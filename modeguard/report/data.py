@@ -3,7 +3,7 @@
 For a run: :func:`read_run_report` gathers the run's files (through
 :func:`~modeguard.monitor.doctor.read_run`), its diagnosis and its sample pictures into a
 :class:`RunReportData`; the ``*_rows`` functions lay its tables out. For a benchmark folder:
-:func:`read_results` parses ``results.csv`` and :class:`BenchData` groups its rows.
+:func:`read_bench_results` parses ``results.csv`` and :class:`BenchData` groups its rows.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..monitor.doctor import Diagnosis, RunRecord, explain, read_run
 from ..monitor.events import HEAL, Event
 
 __all__ = ["BENCH_RESULTS", "BenchData", "FINAL_KEYS", "NUMERIC", "RunReportData", "event_rows", "final_row",
-           "heal_rows", "mean_std", "read_results", "read_run_report", "setup_rows"]
+           "heal_rows", "mean_std", "read_bench_results", "read_run_report", "setup_rows"]
 
 #: the file ``modeguard bench`` writes in its output folder, one row per run
 BENCH_RESULTS = "results.csv"
@@ -130,7 +130,7 @@ def _parse_number(value) -> float | None:
         return None
 
 
-def read_results(path: str | Path) -> list[dict]:
+def read_bench_results(path: str | Path) -> list[dict]:
     """The rows of a benchmark's ``results.csv``: :data:`NUMERIC` columns, ``seed`` and
     ``steps`` as floats (None where empty or not a number), the rest as text.
 
@@ -180,9 +180,9 @@ class BenchData:
 
     @classmethod
     def read(cls, bench_dir: str | Path) -> "BenchData":
-        """The results in ``bench_dir`` (see :func:`read_results` for what it raises)."""
+        """The results in ``bench_dir`` (see :func:`read_bench_results` for what it raises)."""
         bench_dir = Path(bench_dir)
-        return cls(bench_dir, read_results(bench_dir / BENCH_RESULTS))
+        return cls(bench_dir, read_bench_results(bench_dir / BENCH_RESULTS))
 
     @property
     def ok(self) -> list[dict]:

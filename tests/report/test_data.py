@@ -4,7 +4,7 @@ from monitor.doctor.fake_run import collapse_event, config, write_log, write_run
 
 from modeguard.errors import DataError
 from modeguard.monitor.doctor import read_run
-from modeguard.report.data import (BenchData, event_rows, final_row, heal_rows, mean_std, read_results,
+from modeguard.report.data import (BenchData, event_rows, final_row, heal_rows, mean_std, read_bench_results,
                                    read_run_report, setup_rows)
 
 CSV = ("strategies,data,seed,steps,modes,hq_pct,error\n"
@@ -36,7 +36,7 @@ def test_results_are_parsed_and_grouped(tmp_path):
 def test_broken_results_are_one_data_error(tmp_path, content, message):
     (tmp_path / "results.csv").write_bytes(content)
     with pytest.raises(DataError, match=message):
-        read_results(tmp_path / "results.csv")
+        read_bench_results(tmp_path / "results.csv")
 
 
 def test_missing_results_are_a_data_error(tmp_path):
