@@ -47,6 +47,8 @@ class TrainConfig:
     heal_ladder: Any = None
     max_heals: int = 4
     tensorboard: bool = False
+    #: processes the run trains on (set from torchrun's WORLD_SIZE; batch_size is the global batch)
+    world_size: int = 1
     #: what each resume changed: ``{"step": N, "changed": {name: [before, after]}}``, oldest first
     history: list = field(default_factory=list)
 
@@ -85,7 +87,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         positive_int = ("batch_size", "n_critic", "threads", "log_every", "keep_checkpoints", "eval_samples",
-                        "max_heals")
+                        "max_heals", "world_size")
         for name in positive_int:
             _check_int(name, getattr(self, name), low=1 if name != "max_heals" else 0)
         for name in ("steps", "sample_every", "ckpt_every"):
@@ -240,7 +242,8 @@ IDENTITY_KEYS = ("data", "model", "model_options", "loss", "strategies", "seed",
                  "beta1", "beta2", "n_critic", "heal_ladder", "max_heals")
 #: settings a resume may change (how long, how often to log / check / save, where it runs)
 RESUMABLE_KEYS = ("steps", "device", "amp", "threads", "log_every", "sample_every", "ckpt_every",
-                  "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard")
+                  "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard",
+                  "world_size")
 #: resumable settings not worth a line in the history (how the terminal looks)
 UNRECORDED_KEYS = ("progress",)
 

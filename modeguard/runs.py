@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import atomic_write_bytes, clean_orphan_temp_files
 from .config import TrainConfig, history_entry, resume_changes
+from .distributed import is_main_process
 from .errors import CheckpointError, ConfigError, OutputPathError, write_failure
 from .lock import RunLock
 from .monitor.callback import monitor_every_for
@@ -65,6 +66,9 @@ def new_run(config: TrainConfig, out: str | Path | None = None, overwrite: bool 
     ``OutputPathError`` where ``out`` cannot be written.
     """
     out = Path(out) if out else default_out(config)
+    if not is_main_process():  # under torchrun, rank 0 checks and writes the folder
+        yield Trainer(config, out, callbacks=callbacks)
+        return
     if out.exists() and not out.is_dir():
         raise OutputPathError(f"--out {out} is a file, not a folder")
     run = RunDir(out)
@@ -140,6 +144,10 @@ def resumed_run(run_dir: str | Path, callbacks=(), **overrides) -> Iterator[Trai
     run, ``RunLockedError`` where another process writes it.
     """
     run = RunDir(run_dir).require()
+    if not is_main_process():  # under torchrun, rank 0 holds the lock and records the history
+        changes = resume_changes(TrainConfig.load(run.config), overrides)
+        yield Trainer.resume(run.path, steps=changes.pop("steps", None), callbacks=callbacks, **changes)
+        return
     with RunLock(run.lock):
         saved = TrainConfig.load(run.config)
         changes = resume_changes(saved, overrides)

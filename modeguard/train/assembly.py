@@ -5,6 +5,7 @@ import torch
 
 from ..config import TrainConfig
 from ..data import Dataset, as_dataset, resolve_data
+from ..distributed import from_env
 from ..errors import ConfigError
 from ..losses import get_loss
 from ..models import build_models, spec_for, user_models
@@ -58,6 +59,9 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
         s.validate(c)
     spec = user_models(generator, discriminator) if generator is not None else spec_for(c.model, c.model_options)
     ctx = TrainContext(c, data, get_loss(c.loss), pick_device(c.device), spec, strategies)
+    ctx.dist = from_env(ctx.device, c.batch_size)
+    if ctx.dist is not None:
+        c.world_size = ctx.dist.world_size
     setup_order = sorted(strategies, key=lambda s: s.order)
     for s in setup_order:
         s.configure_models(spec, ctx)

@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 
 from ..config import TrainConfig
+from ..distributed import Distributed
 from ..data import Dataset
 from ..losses import Loss
 from ..models import ModelSpec
@@ -28,6 +29,8 @@ class TrainContext:
         self.step = 0
         #: data and latent draws come from this generator, so a run is reproducible and resumable
         self.rng = torch.Generator().manual_seed(config.seed)
+        #: the process group under torchrun (every rank draws the global batch and keeps its slice)
+        self.dist: Distributed | None = None
         self.G: torch.nn.Module | None = None
         self.D: torch.nn.Module | None = None
         self.opt_g: torch.optim.Optimizer | None = None
@@ -40,10 +43,18 @@ class TrainContext:
         self._d_forward: Callable | None = None
 
     def sample_z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.spec.z_dim, generator=self.rng).to(self.device, non_blocking=True)
+        """Latents for a batch of ``n`` (this process's share of it under torchrun): ``(n, z_dim)``."""
+        z = torch.randn(n, self.spec.z_dim, generator=self.rng)
+        if self.dist is not None:
+            z = self.dist.local_slice(z)
+        return z.to(self.device, non_blocking=True)
 
     def sample_real(self, n: int) -> torch.Tensor:
-        return self.data.sample(n, self.rng).to(self.device, non_blocking=True)
+        """A batch of ``n`` real samples on the model's scale (this process's share under torchrun)."""
+        x = self.data.sample(n, self.rng)
+        if self.dist is not None:
+            x = self.dist.local_slice(x)
+        return x.to(self.device, non_blocking=True)
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
         return self._d_forward(x) if self._d_forward is not None else self.D(x)

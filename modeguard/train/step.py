@@ -91,6 +91,8 @@ class Step:
                     loss = loss + extra
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if ctx.dist is not None:  # data-parallel: every rank steps with the averaged gradients
+            ctx.dist.average_grads(optimizer)
         optimizer.step()
         batch.loss = loss.detach()
         return batch

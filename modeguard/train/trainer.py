@@ -27,6 +27,7 @@ from .assembly import assemble
 from .callbacks import Callback, standard_callbacks
 from .checkpoint import load_checkpoint, load_newest_checkpoint, save_checkpoint
 from .metrics_log import MetricsLog
+from .sampling import draw_samples
 from .signals import INTERRUPT, Interrupted, StopOnSignals
 from .state import collect_state, nonfinite_parts, restore_state
 from .step import Step
@@ -54,9 +55,14 @@ class Trainer:
         self.config = self.ctx.config
         self.steps = Step(self.ctx)
         self.run = RunDir(run_dir) if run_dir is not None else None
+        #: the process that writes the run and runs the callbacks (rank 0 under torchrun)
+        self.is_main = self.ctx.dist is None or self.ctx.dist.is_main
         self.callbacks: list[Callback] = list(callbacks)
         self.callbacks += standard_callbacks(self.config, self.callbacks)
-        self.log = MetricsLog(self.run.metrics if self.run is not None else None)
+        if not self.is_main:
+            self.callbacks, self.config.progress = [], False
+        self.writes = self.run is not None and self.is_main
+        self.log = MetricsLog(self.run.metrics if self.writes else None)
         #: set by :meth:`request_stop`: the loop stops after the current step
         self.should_stop = False
         self.stop_reason: str | None = None
@@ -91,9 +97,9 @@ class Trainer:
         ctx.total_steps = steps if steps is not None else ctx.total_steps
         self.should_stop, self.stop_reason, self.stop_kind = False, None, None
         self.log.restart(ctx.step)
-        lock = RunLock(self.run.lock) if self.run is not None else nullcontext()
+        lock = RunLock(self.run.lock) if self.writes else nullcontext()
         with lock, StopOnSignals(self):
-            if self.run is not None:
+            if self.writes:
                 self._prepare_run_dir()
             for cb in self.callbacks:
                 cb.on_fit_start(self)
@@ -108,27 +114,47 @@ class Trainer:
         bar = tqdm(total=total, initial=ctx.step, desc="train", unit="step", dynamic_ncols=True,
                    mininterval=0.5) if c.progress else None
         try:
-            while ctx.step < total and not self.should_stop:
+            while ctx.step < total and not (self.should_stop and ctx.dist is None):
                 self.train_step()
                 step = ctx.step
                 at_log = step % c.log_every == 0 or step == total
                 at_ckpt = self.run is not None and (step % c.ckpt_every == 0 or step == total)
-                if (at_log or at_ckpt) and self.steps.diverged():
+                if (at_log or at_ckpt) and self._any_rank(self.steps.diverged()):
                     self._diverged()
                 if at_log:
+                    if ctx.dist is not None:  # log the global batch's losses
+                        self.steps.losses = tuple(ctx.dist.mean(torch.stack(self.steps.losses)))
                     row = self.log.log(ctx, self.steps)
                     if bar is not None:
                         bar.update(step - bar.n)
                         bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
-                if self.run is not None and (step % c.sample_every == 0 or step == total):
+                if self.writes and (step % c.sample_every == 0 or step == total):
                     self._snapshot(step)
                 for cb in self.callbacks:
                     cb.on_step_end(self)
                 if at_ckpt:
                     self.save_checkpoint()
+                if (at_log or at_ckpt) and ctx.dist is not None and self._sync_stop():
+                    break
         finally:
             if bar is not None:
                 bar.close()
+
+    def _any_rank(self, flag: bool) -> bool:
+        """``flag`` of this process, or of any rank under torchrun (a collective there)."""
+        return flag if self.ctx.dist is None else self.ctx.dist.any(flag)
+
+    def _sync_stop(self) -> bool:
+        """Under torchrun, at log and checkpoint steps: every rank takes rank 0's stop request,
+        or an interrupt that reached any rank. Returns whether to stop now."""
+        dist = self.ctx.dist
+        signalled = dist.any(self.should_stop and self.stop_kind == INTERRUPT)
+        stop, reason, kind = dist.broadcast_object((self.should_stop, self.stop_reason, self.stop_kind))
+        if stop:
+            self.should_stop, self.stop_reason, self.stop_kind = stop, reason, kind
+        elif signalled:
+            self.request_stop(self.stop_reason or "a signal on another rank", kind=INTERRUPT)
+        return self.should_stop
 
     def _stopped(self) -> dict:
         step = self.ctx.step
@@ -136,14 +162,14 @@ class Trainer:
             return {"stopped": self.stop_reason, "stop_kind": self.stop_kind, "step": step}
         where = ""
         if self.run is not None:
-            if self.steps.diverged():
+            if self._any_rank(self.steps.diverged()):
                 self._diverged()
             where = f"; checkpoint {self.save_checkpoint()}"
         raise Interrupted(f"interrupted at step {step} ({self.stop_reason}){where}")
 
     def _finish(self) -> dict:
         result = self.evaluate()
-        if self.run is not None:
+        if self.writes:
             text = json.dumps(result, indent=2).encode()
             atomic_write_bytes(self.run.eval_json, lambda f: f.write(text))
         for cb in self.callbacks:
@@ -177,22 +203,9 @@ class Trainer:
             G = s.eval_generator(self.ctx, G)
         return G
 
-    @torch.no_grad()
-    def sample_model_space(self, n: int, seed: int = 0, chunk: int = 10000) -> torch.Tensor:
+    def sample_model_space(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` samples ``(n, *data.shape)`` on the model's scale (CPU), the same for a seed."""
-        G = self.eval_generator()
-        was_training = G.training
-        G.eval()
-        g = torch.Generator().manual_seed(seed)
-        out = []
-        try:
-            for i in range(0, n, chunk):
-                z = torch.randn(min(chunk, n - i), self.ctx.spec.z_dim, generator=g).to(self.ctx.device)
-                with self.ctx.autocast():
-                    out.append(G(z).float().cpu())
-        finally:
-            G.train(was_training)
-        return torch.cat(out)
+        return draw_samples(self.eval_generator(), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast, seed)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` samples in data space (numpy), the same for the same seed."""
@@ -221,6 +234,8 @@ class Trainer:
         if nonfinite_parts(self.ctx):
             self._diverged()
         path = self.run.checkpoint_path(self.ctx.step)
+        if not self.writes:  # rank 0 writes for every rank (their states are the same)
+            return path
         for cb in self.callbacks:
             cb.on_before_checkpoint(self, path)
         self.saving = True
@@ -278,6 +293,7 @@ class Trainer:
         trainer = cls.open(run_dir, callbacks=callbacks, **overrides)
         if steps is not None:
             trainer.config.save(trainer.run.config)
-        for path in trainer.run.step_logs():
-            truncate_jsonl(path, trainer.ctx.step)
+        if trainer.writes:
+            for path in trainer.run.step_logs():
+                truncate_jsonl(path, trainer.ctx.step)
         return trainer

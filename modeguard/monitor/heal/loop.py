@@ -60,6 +60,8 @@ def heal_loop(trainer, echo: bool = True):
     (and ``eval.json``) lists the heals under ``heals``."""
     if trainer.run is None:
         raise ConfigError("healing needs a run directory (--out) to roll back to")
+    if trainer.ctx.dist is not None:
+        raise ConfigError("--on-collapse heal does not run under torchrun yet; use warn or stop there")
     ladder = parse_ladder(trainer.config.heal_ladder)
     record = HealRecord(trainer.run.heals)
     monitor = _monitor_of(trainer)
