@@ -117,7 +117,11 @@ class HandLoop:
 
     label = "hand-written eager"
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, share_forward: bool = True):
+        #: False: R1 runs its own forward of D on the reals, as ModeGuard's r1 strategy does (an ablation)
+        self.share_forward = share_forward
+        if not share_forward:
+            self.label = "hand, R1 with its own D forward"
         torch.manual_seed(seed)
         self.spec = spec_for("mlp")
         self.data = resolve_data("ring8")
@@ -151,7 +155,8 @@ class HandLoop:
         with torch.no_grad():
             fake = G(torch.randn(BATCH, self.spec.z_dim, generator=rng, out=self.z_d))
         d_real = D(real)
-        (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+        r1_out = d_real if self.share_forward else D(real)
+        (grad,) = torch.autograd.grad(r1_out.sum(), real, create_graph=True)
         loss_d = (F.softplus(-d_real).mean() + F.softplus(D(fake)).mean()
                   + (0.5 * GAMMA) * grad.pow(2).sum(1).mean())
         self.opt_d.zero_grad(set_to_none=True)
@@ -330,23 +335,24 @@ def counted_flops(loop: HandLoop) -> float | None:
     return float(counter.get_total_flops())
 
 
-def matmul_limit(repeats: int = 5, iters: int = 2000) -> float:
-    """This core's GFLOP/s on ``torch.mm`` of the step's typical shape ((256, 128) @ (128, 128)),
-    the best of ``repeats`` timings (CPU time)."""
-    a, b, out = torch.randn(BATCH, 128), torch.randn(128, 128), torch.empty(BATCH, 128)
+def matmul_limit(m: int = BATCH, k: int = 128, n: int = 128, repeats: int = 5, flops: float = 4e9) -> float:
+    """This core's GFLOP/s on ``torch.mm`` of (m, k) @ (k, n), by default the step's typical
+    shape; the best of ``repeats`` timings of about ``flops`` FLOPs each (CPU time)."""
+    a, b, out = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
+    iters = max(1, int(flops / (2 * m * k * n)))
     best = float("inf")
     for _ in range(repeats):
         c0 = time.process_time()
         for _ in range(iters):
             torch.mm(a, b, out=out)
         best = min(best, time.process_time() - c0)
-    return 2 * BATCH * 128 * 128 * iters / best / 1e9
+    return 2 * m * k * n * iters / best / 1e9
 
 
 # ---------------------------------------------------------------------------- --step
 def step_section(args) -> list[dict]:
     torch.set_num_threads(1)
-    contenders = [ModeGuardFit(), ModeGuardStep(), HandLoop()]
+    contenders = [ModeGuardFit(), ModeGuardStep(), HandLoop(), HandLoop(share_forward=False)]
     if jax_available():
         contenders.append(JaxLoop(chunk=args.jax_chunk))
     else:
@@ -361,6 +367,7 @@ def step_section(args) -> list[dict]:
         print(f"round {r + 1:>2} ms/step (CPU): "
               + "  ".join(f"{n} {v[-1] * 1e3:.2f}" for n, v in cpu.items()), flush=True)
     limit = matmul_limit()
+    big = matmul_limit(1024, 1024, 1024, repeats=3)
     flops = step_matmul_flops()["total"]
     counted = counted_flops(contenders[2])
     rows = []
@@ -379,7 +386,8 @@ def step_section(args) -> list[dict]:
              f"{args.rounds} interleaved rounds x {args.steps} steps; speed = median per-round ratio "
              f"(> 1 is faster than the anchor)",
              f"matmul FLOPs per step (analytic): {flops / 1e6:.1f} M (torch FlopCounterMode on the hand "
-             f"loop: {'n/a' if counted is None else f'{counted / 1e6:.1f} M'}); limit: torch.mm (256x128 @ 128x128) {limit:.1f} GFLOP/s on this core"]
+             f"loop: {'n/a' if counted is None else f'{counted / 1e6:.1f} M'}); limit: torch.mm (256x128 @ 128x128) "
+             f"{limit:.1f} GFLOP/s on this core (1024^3: {big:.1f} GFLOP/s)"]
     write_table("step", rows, notes)
     return rows
 
