@@ -8,11 +8,12 @@ from .images import ImageSet
 from .mixtures import GaussianMixture, grid, ring
 from .points import PointSet, load_points
 from .registry import SOURCES, data_names, register_data, resolve_data
+from .saved import load_saved_dataset, save_dataset
 from .stacked import StackedImages
 from .user import LabelledPoints, as_dataset, resolve_user_data
 
 __all__ = [
     "Dataset", "GaussianMixture", "ImageSet", "LabelledPoints", "MixtureModes", "PointSet", "SOURCES",
-    "StackedImages", "as_dataset", "data_names", "grid", "load_points", "register_data", "resolve_data",
-    "resolve_user_data", "ring",
+    "StackedImages", "as_dataset", "data_names", "grid", "load_points", "load_saved_dataset", "register_data",
+    "resolve_data", "resolve_user_data", "ring", "save_dataset",
 ]

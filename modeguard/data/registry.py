@@ -15,6 +15,7 @@ from .base import Dataset
 from .images import digits_source, fashion_mnist_source, image_folder_source, mnist_source
 from .mixtures import grid25_source, ring8_source
 from .points import load_points
+from .saved import saved_source
 from .stacked import stacked_digits_source, stacked_fashion_mnist_source, stacked_mnist_source
 from .user import resolve_user_data
 
@@ -31,6 +32,7 @@ SOURCES: dict[str, Source] = {
     "stacked-digits": stacked_digits_source,
     "stacked-mnist": stacked_mnist_source,
     "stacked-fashion-mnist": stacked_fashion_mnist_source,
+    "saved": saved_source,
 }
 
 POINT_FILE_SUFFIXES = (".npy", ".npz", ".csv", ".txt")

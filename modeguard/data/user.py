@@ -40,12 +40,14 @@ _RESOLVED: dict[tuple[str, int], tuple[Any, Dataset]] = {}
 class LabelledPoints(PointSet):
     """A :class:`PointSet` whose points may carry integer class labels.
 
-    points: ``(n, d)`` float64 in the user's units; labels: ``(n,)`` int64 or None.
-    ``num_classes`` is ``labels.max() + 1`` (None without labels).
+    points: ``(n, d)`` float64 in the user's units (kept as ``points``, so a saved copy
+    standardises exactly alike); labels: ``(n,)`` int64 or None. ``num_classes`` is
+    ``labels.max() + 1`` (None without labels).
     """
 
     def __init__(self, points: np.ndarray, name: str, labels: np.ndarray | None = None):
         super().__init__(points, name=name)
+        self.points = points
         self.labels = labels
         self.num_classes = int(labels.max()) + 1 if labels is not None else None
 
