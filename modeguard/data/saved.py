@@ -59,8 +59,9 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: not a saved data set ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") \
-            from None
+        reason = str(e).strip().splitlines()
+        raise DataError(f"{path}: not a saved data set ({type(e).__name__}"
+                        f"{': ' + reason[0] if reason else ''})") from None
 
 
 def load_saved_dataset(path: str | Path, name: str | None = None) -> Dataset:

@@ -220,8 +220,9 @@ def resolve_user_data(ref: str) -> Dataset:
     """Data named by ``package.module:NAME`` or ``file.py:NAME``, wrapped by :func:`as_dataset`.
 
     ``NAME`` is called with no arguments when it is callable (else used as it is), once per
-    process and version of its file; the Dataset is named ``ref``. Raises :class:`~modeguard.errors.ConfigError` for a bad
-    reference and :class:`DataError` when calling ``NAME`` fails or returns unusable data.
+    process and version of its file; the Dataset is named ``ref``. Raises
+    :class:`~modeguard.errors.ConfigError` for a bad reference and :class:`DataError` when
+    calling ``NAME`` fails or returns unusable data.
     """
     obj = load_object(ref, callable_=False)
     key = (ref, id(obj))
