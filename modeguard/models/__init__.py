@@ -3,7 +3,8 @@
 ``spec_for(model, options)`` turns ``--model`` (a preset name, or ``FILE.py:NAME`` /
 ``package.module:NAME`` for a user factory) into a :class:`ModelSpec`; strategies may edit
 it; ``build_models(spec, shape)`` returns ``(G, D)``. ``mlp`` is the small default for point
-data; ``seed-mlp`` is the article's exact MLP; ``dcgan`` the convolutional pair for images.
+data; ``seed-mlp`` is the article's exact MLP; ``dcgan`` and ``resnet`` are convolutional
+pairs for images.
 Every architecture and preset is registered here, in :data:`ARCHS` and :data:`PRESETS`.
 """
 from __future__ import annotations
