@@ -62,6 +62,8 @@ SCHEDULE_STEPS = 20000
 #: quality targets per data set: strict modes (all), HQ % at least, rev-KL at most
 TARGETS = {"ring8": (8, 97.0, 0.02), "grid25": (25, 95.0, 0.02)}
 RESULTS = Path(__file__).resolve().parent / "results"
+#: whether tables are written under RESULTS (``--no-save`` for smoke runs)
+SAVE = True
 
 
 def cosine_factor(step: int, total: int) -> float:
@@ -554,6 +556,8 @@ def write_table(name: str, rows: list[dict], notes: list[str], detail: list[dict
     if detail:
         text += "\n" + markdown([{k: v for k, v in r.items() if k != "last_counts"} for r in detail]) + "\n"
     print(text)
+    if not SAVE:
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"speed-{name}.md").write_text(text)
     table = detail or rows
@@ -586,7 +590,10 @@ def main(argv=None) -> None:
     p.add_argument("--trace", action="store_true", help="print every evaluation")
     p.add_argument("--whole-process", action="store_true", help="also time `modeguard train --data D`")
     p.add_argument("--tag", default="default", help="names results/speed-time-<tag>.md")
+    p.add_argument("--no-save", action="store_true", help="print the tables only (smoke runs)")
     args = p.parse_args(argv)
+    global SAVE
+    SAVE = not args.no_save
     if not (args.step or args.time_to_quality or args.seeds_together or args.profile):
         args.step = True
     if args.step:
