@@ -60,10 +60,12 @@ def main(argv=None) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     z_dim, n = 16, args.batch
     G, D = generator(z_dim), discriminator()
-    opt_g, opt_d = ttur_adam(G.parameters(), D.parameters(), lr_g=2e-4, lr_d=8e-4, betas=(0.5, 0.999))
-    ema = EMA(G, beta=0.995)
+    # ModeGuard's recipe for points (R1 with gamma 0.1, EMA 0.999, cosine decay to 1%), with D on
+    # the faster time scale, plus annealed instance noise and one-sided label smoothing
+    opt_g, opt_d = ttur_adam(G.parameters(), D.parameters(), lr_g=5e-4, lr_d=1e-3, betas=(0.5, 0.999))
+    ema = EMA(G, beta=0.999)
     softplus = nn.functional.softplus
-    r1_every, gamma = 4, 1.0
+    r1_every, gamma = 4, 0.1
 
     monitor = CollapseMonitor(ring8(1000, torch.Generator().manual_seed(12345)).numpy(),
                               centers=ring8_centers().numpy(), std=0.02,
@@ -71,10 +73,10 @@ def main(argv=None) -> dict:
     z_check = torch.randn(1000, z_dim, generator=torch.Generator().manual_seed(1))  # same z every check
     events, r1 = [], torch.zeros(())
     for step in range(args.steps):
-        factor = schedule_factor(step, args.steps, warmup=args.steps // 20, kind="cosine", final=0.1)
+        factor = schedule_factor(step, args.steps, warmup=0, kind="cosine", final=0.01)
         set_lr_factor(opt_g, "schedule", factor)
         set_lr_factor(opt_d, "schedule", factor)
-        sigma = annealed_sigma(step, args.steps, sigma=0.1, anneal=0.5)
+        sigma = annealed_sigma(step, args.steps, sigma=0.05, anneal=0.25)
 
         # D: non-saturating loss with a smoothed real target, noisy inputs, R1 every 4th step
         real = ring8(n, gen)

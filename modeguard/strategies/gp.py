@@ -37,6 +37,9 @@ class GradientPenalty(Strategy):
             raise ConfigError("strategy 'gp' cannot be used with batchnorm in D (batchnorm mixes the "
                               "samples, so a per-sample gradient penalty is invalid)")
 
+    def setup(self, ctx):
+        self.check_models(ctx.G, ctx.D, ctx.spec)  # a user D with batch norm makes the penalty invalid
+
     def d_loss(self, ctx, batch):
         penalty = wgan_gp_penalty(ctx.discriminate, batch.real_in, batch.fake_in, ctx.rng, self.center)
         ctx.stats["gp"] = penalty.detach()

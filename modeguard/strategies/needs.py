@@ -43,7 +43,7 @@ def _has_batchnorm(module: nn.Module) -> bool:
 
 
 #: the strategy edits ModeGuard's ModelSpec (batch norm, K generators with a (K+1)-way D)
-PRESET_MODELS = Need("ModeGuard's own models (--model mlp, seed-mlp or dcgan), since it rebuilds their "
+PRESET_MODELS = Need("ModeGuard's own models (a --model preset such as mlp or dcgan), since it rebuilds their "
                      "architecture; with your own models build that change into them",
                      lambda G, D, spec: is_preset(spec))
 
