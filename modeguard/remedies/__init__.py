@@ -20,8 +20,8 @@ from .ema import EMA
 from .lr import (AdaptiveLRController, apply_ttur, base_lr, schedule_factor, set_base_lr, set_lr_factor,
                  ttur_adam)
 from .noise import add_instance_noise, annealed_sigma, label_smoothing_term
-from .penalties import gradient_penalty, interpolate, r1_penalty, wgan_gp_penalty
+from .penalties import gradient_penalty, interpolate, r1_penalty, r1_penalty_at, wgan_gp_penalty
 
 __all__ = ["EMA", "AdaptiveLRController", "add_instance_noise", "annealed_sigma", "apply_ttur", "base_lr",
-           "gradient_penalty", "interpolate", "label_smoothing_term", "r1_penalty", "schedule_factor",
+           "gradient_penalty", "interpolate", "label_smoothing_term", "r1_penalty", "r1_penalty_at", "schedule_factor",
            "set_base_lr", "set_lr_factor", "ttur_adam", "wgan_gp_penalty"]

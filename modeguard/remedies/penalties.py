@@ -27,6 +27,15 @@ def r1_penalty(discriminate: Discriminate, real: torch.Tensor) -> torch.Tensor:
     return grad.reshape(len(x), -1).pow(2).sum(1).mean()
 
 
+def r1_penalty_at(d_real: torch.Tensor, real_in: torch.Tensor) -> torch.Tensor:
+    """The R1 penalty from a forward pass already made: ``d_real = D(real_in)`` where
+    ``real_in`` ``(n, ...)`` requires grad. Saves the second forward of :func:`r1_penalty`
+    (the trainer shares D's forward on reals between the loss and R1). Returns a 0-d
+    tensor carrying the graph."""
+    (grad,) = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
+    return grad.reshape(len(real_in), -1).pow(2).sum(1).mean()
+
+
 def interpolate(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Rows ``alpha * real + (1 - alpha) * fake`` (both detached).
 

@@ -143,6 +143,12 @@ class Strategy:
         """``(real_in, fake_in)``: what D sees of the batches ``(n, ...)``, in both phases."""
         return real, fake
 
+    def wants_real_grad(self, ctx) -> bool:
+        """True where this D step's ``d_loss`` needs the gradient of ``batch.d_real`` with
+        respect to ``batch.real_in`` (R1): D's inputs then require grad and the adversarial
+        loss's forward pass on reals is shared with the penalty instead of repeated."""
+        return False
+
     def d_loss(self, ctx, batch) -> torch.Tensor | None:
         """An extra 0-d term for D's loss (after the adversarial loss filled ``batch``), or None."""
         return None

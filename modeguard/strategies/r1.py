@@ -5,7 +5,7 @@ sees, which is what lets G's samples be pushed away from a single mode.
 """
 from __future__ import annotations
 
-from ..remedies import r1_penalty
+from ..remedies import r1_penalty, r1_penalty_at
 from .base import Option, Strategy, register
 
 
@@ -26,11 +26,17 @@ class R1(Strategy):
         super().__init__(**opts)
         self._calls = 0
 
+    def wants_real_grad(self, ctx) -> bool:
+        return (self._calls + 1) % self.every == 0  # the coming d_loss applies the penalty
+
     def d_loss(self, ctx, batch):
         self._calls += 1
         if self._calls % self.every:
             return None
-        penalty = r1_penalty(ctx.discriminate, batch.real_in)
+        if batch.real_in.requires_grad and batch.d_real is not None and batch.d_real.requires_grad:
+            penalty = r1_penalty_at(batch.d_real, batch.real_in)  # D's forward on reals, shared
+        else:
+            penalty = r1_penalty(ctx.discriminate, batch.real_in)
         ctx.stats["r1"] = penalty.detach()
         return 0.5 * self.gamma * self.every * penalty
 

@@ -1,7 +1,7 @@
 """The training context: everything a strategy may read or replace."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable
 
 import torch
@@ -11,6 +11,9 @@ from ..distributed import Distributed
 from ..data import Dataset
 from ..losses import Loss
 from ..models import ModelSpec
+
+
+_NO_AUTOCAST = nullcontext()
 
 
 class TrainContext:
@@ -69,8 +72,11 @@ class TrainContext:
             self._d_forward = previous
 
     def autocast(self):
-        enabled = bool(self.config.amp) and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        """bf16 autocast on CUDA when ``config.amp``; otherwise a shared no-op context (building
+        a disabled ``torch.autocast`` every phase costs more than a small step's arithmetic)."""
+        if self.config.amp and self.device.type == "cuda":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return _NO_AUTOCAST
 
     @staticmethod
     def make_adam(params, lr: float, betas) -> torch.optim.Adam:

@@ -9,7 +9,7 @@ optimizers are the formulation of Goodfellow et al. (2014) that all later work b
 The table holds, per hook, only the strategies that override it (most override one or two
 hooks), and G's step is wrapped by the ``g_step`` hooks once, not every step. Nothing in a
 step reads a tensor back to the host: losses stay on the device, and a non-finite loss
-raises a device-side flag that the loop reads at log and checkpoint steps.
+stays in a device-side running sum that the loop reads at log and checkpoint steps.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class PhaseTable:
 
     d_inputs: list[Callable] = field(default_factory=list)
     d_loss: list[Callable] = field(default_factory=list)
+    real_grad: list[Callable] = field(default_factory=list)
     g_loss: list[Callable] = field(default_factory=list)
     g_step: list[Strategy] = field(default_factory=list)
     after_step: list[Callable] = field(default_factory=list)
@@ -45,6 +46,7 @@ class PhaseTable:
         return cls(
             d_inputs=[s.d_inputs for s in _overriding(strategies, "d_inputs")],
             d_loss=[s.d_loss for s in _overriding(strategies, "d_loss")],
+            real_grad=[s.wants_real_grad for s in _overriding(strategies, "wants_real_grad")],
             g_loss=[s.g_loss for s in _overriding(strategies, "g_loss")],
             g_step=_overriding(strategies, "g_step"),
             after_step=[s.after_step for s in _overriding(strategies, "after_step")],
@@ -55,8 +57,9 @@ class Step:
     """Runs training steps on a :class:`TrainContext` whose models and optimizers are built.
 
     ``step()`` trains ``n_critic`` D steps and one G step and advances ``ctx.step``.
-    ``losses`` holds the last ``(loss_d, loss_g)`` as 0-d device tensors; ``nonfinite`` is a
-    0-d bool device tensor, set once any loss was NaN/inf and cleared by :meth:`clear_flag`.
+    ``losses`` holds the last ``(loss_d, loss_g)`` as 0-d device tensors; :meth:`diverged`
+    says whether any loss was NaN/inf since :meth:`clear_flag` (the step itself only adds
+    the losses to a device-side sum).
     """
 
     def __init__(self, ctx: TrainContext):
@@ -69,7 +72,8 @@ class Step:
             g_phase = functools.partial(s.g_step, ctx, g_phase)
         self._g_wrapped = g_phase
         self.losses: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.nonfinite = torch.zeros((), dtype=torch.bool, device=ctx.device)
+        # the losses summed since the last check: NaN/inf in any step stays NaN/inf in the sum
+        self._loss_sum = torch.zeros((), device=ctx.device)
 
     # ------------------------------------------------------------------ phases
     def _phase(self, phase: str, real: torch.Tensor, fake: torch.Tensor, optimizer) -> Batch:
@@ -80,6 +84,8 @@ class Step:
         with ctx.autocast():
             for hook in table.d_inputs:
                 batch.real_in, batch.fake_in = hook(ctx, batch.real_in, batch.fake_in)
+            if phase == "d" and any(wants(ctx) for wants in table.real_grad):
+                batch.real_in = batch.real_in.detach().requires_grad_(True)  # one forward for loss and R1
             if phase == "d":
                 loss = ctx.objective.d_loss(ctx, batch)
                 extras = [hook(ctx, batch) for hook in table.d_loss]
@@ -131,18 +137,19 @@ class Step:
         loss_g = self.g_step()
         ctx.step += 1
         self.losses = (loss_d, loss_g)
-        self.nonfinite |= ~(torch.isfinite(loss_d) & torch.isfinite(loss_g))
+        self._loss_sum.add_(loss_d).add_(loss_g)
         for hook in self.table.after_step:
             hook(ctx)
 
     # ------------------------------------------------------------------ readings
     def diverged(self) -> bool:
-        """True when a loss was non-finite since the last :meth:`clear_flag` (reads the flag)."""
-        return bool(self.nonfinite)
+        """True when a loss was non-finite since the last :meth:`clear_flag` (reads one number
+        back from the device)."""
+        return not bool(torch.isfinite(self._loss_sum))
 
     def clear_flag(self) -> None:
-        """Reset the non-finite flag (after a rollback)."""
-        self.nonfinite.zero_()
+        """Forget earlier non-finite losses (after a rollback)."""
+        self._loss_sum.zero_()
 
     def d_accuracy(self) -> tuple[float, float] | None:
         """D's accuracy on the last D batch's reals and fakes as floats, or None before the
