@@ -19,6 +19,13 @@ from .strategies import parse_strategies
 
 @dataclass
 class TrainConfig:
+    """Every setting of a run, flat: what ``config.yaml`` holds and ``modeguard train`` flags set.
+
+    ``None`` values are filled in by :meth:`resolve` (step-dependent cadences) and
+    :meth:`for_kind` (the data kind's recipe and learning rates). :meth:`validate` raises
+    :class:`ConfigError` (one line) for any value of the wrong type or range.
+    """
+
     data: str = "ring8"
     model: str = "mlp"
     model_options: dict = field(default_factory=dict)
@@ -54,6 +61,7 @@ class TrainConfig:
 
     # ---- derived values ----
     def resolved_steps(self) -> int:
+        """``steps``, or the data set's default step count where it is unset."""
         if self.steps is not None:
             _check_int("steps", self.steps, low=1)
             return self.steps
@@ -86,6 +94,8 @@ class TrainConfig:
         return c
 
     def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting of the wrong type or range,
+        a NaN/inf anywhere, or a resource the machine cannot give (threads)."""
         positive_int = ("batch_size", "n_critic", "threads", "log_every", "keep_checkpoints", "eval_samples",
                         "max_heals", "world_size")
         for name in positive_int:
@@ -161,6 +171,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config from a mapping (parsed YAML); :class:`ConfigError` for an unknown key or
+        a non-mapping. Values are checked later, by :meth:`validate`."""
         if not isinstance(d, dict):
             raise ConfigError("a config must be a mapping of option: value")
         known = {f.name for f in fields(cls)}
@@ -179,6 +191,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        """The config in the YAML file ``path``; :class:`ConfigError` (one line) where it is
+        missing, unreadable, not text or not valid YAML."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
