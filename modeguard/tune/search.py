@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,8 @@ def run_tune(search: Search, out: str | Path, address: str | None = None, collap
     collapse_stop = search.collapse_stop if collapse_stop is None else collapse_stop
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Tune's older console reporter honours verbose=0; the newer one prints its tables anyway
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     with ray_session(address, num_cpus):
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
