@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from modeguard.bench.ray_backend import run_jobs_ray, run_job_afresh
+from modeguard.bench.ray_backend import run_job_afresh, run_jobs_ray, task_resources
 from modeguard.bench.suites import build_jobs, write_table
 from modeguard.cli import main
 
@@ -100,3 +100,11 @@ def test_unreachable_or_malformed_address_is_one_line_exit_2(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and address in err
     assert main(["bench", "--address", "auto", "--seeds", "1", "--out", str(tmp_path)]) == 2  # needs --backend ray
     assert not (tmp_path / "results.csv").exists()
+
+
+def test_a_cuda_run_asks_for_a_gpu_and_a_cpu_run_for_a_cpu():
+    assert task_resources({"device": "cuda"}, cluster_has_gpus=False) == {"num_cpus": 1, "num_gpus": 1}
+    assert task_resources({"device": "cuda:1"}, cluster_has_gpus=True)["num_gpus"] == 1
+    assert task_resources({"device": "auto"}, cluster_has_gpus=True)["num_gpus"] == 1
+    assert task_resources({"device": "auto"}, cluster_has_gpus=False) == {"num_cpus": 1}
+    assert task_resources({"device": "cpu"}, cluster_has_gpus=True) == {"num_cpus": 1}
