@@ -19,7 +19,7 @@ from .errors import ConfigError
 
 _NAME = r"[A-Za-z_]\w*"
 #: ``dotted.module:NAME`` or ``some/path/file.py:NAME`` (the path may hold any characters but ':')
-REF_PATTERN = re.compile(rf"^(?P<module>(?:[^:]+\.py)|(?:{_NAME}(?:\.{_NAME})*)):(?P<name>{_NAME})$")
+REF_PATTERN = re.compile(rf"(?P<module>(?:[^:\x00-\x1f]+\.py)|(?:{_NAME}(?:\.{_NAME})*)):(?P<name>{_NAME})")
 
 #: modules loaded from files, by (resolved path, mtime, size): a file is executed once per version
 _FILE_MODULES: dict[tuple[str, int, int], ModuleType] = {}
@@ -27,7 +27,7 @@ _FILE_MODULES: dict[tuple[str, int, int], ModuleType] = {}
 
 def is_ref(text: Any) -> bool:
     """True when ``text`` has the form ``package.module:NAME`` or ``path/file.py:NAME``."""
-    return isinstance(text, str) and REF_PATTERN.match(text) is not None
+    return isinstance(text, str) and REF_PATTERN.fullmatch(text) is not None
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -35,9 +35,9 @@ def split_ref(ref: str) -> tuple[str, str]:
 
     Raises :class:`ConfigError` when ``ref`` has neither form.
     """
-    match = REF_PATTERN.match(ref) if isinstance(ref, str) else None
+    match = REF_PATTERN.fullmatch(ref) if isinstance(ref, str) else None
     if match is None:
-        raise ConfigError(f"'{ref}' is not a reference to code: use package.module:NAME or path/to/file.py:NAME")
+        raise ConfigError(f"{ref!r} is not a reference to code: use package.module:NAME or path/to/file.py:NAME")
     return match["module"], match["name"]
 
 

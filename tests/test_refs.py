@@ -8,6 +8,7 @@ from modeguard.refs import canonical_ref, is_ref, load_object, split_ref
 def test_is_ref_tells_references_from_names_and_paths():
     assert is_ref("pkg.mod:build") and is_ref("dir/mine.py:build") and is_ref("mod:NAME")
     assert not is_ref("ring8") and not is_ref("pts.npy") and not is_ref("pkg.mod:") and not is_ref("a:b:c")
+    assert not is_ref("pkg.mod:NAME\n") and not is_ref("a\nb.py:NAME")  # one line only
     assert split_ref("some dir/mine.py:build") == ("some dir/mine.py", "build")
 
 

@@ -60,8 +60,8 @@ def resolve_data(spec: str) -> Dataset:
     source raises (:class:`DataError`, or :class:`~modeguard.errors.ConfigError` for a bad
     code reference).
     """
-    if not isinstance(spec, str) or not spec:
-        raise DataError("data must be a name, a path or package.module:NAME")
+    if not isinstance(spec, str) or not spec or not spec.isprintable():
+        raise DataError(f"data must be a name, a path or package.module:NAME on one line, got {spec!r}")
     name, _, arg = spec.partition(":")
     if name in SOURCES:
         return SOURCES[name](arg or None)

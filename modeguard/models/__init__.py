@@ -65,7 +65,7 @@ def spec_for(model: str, options: dict | None = None) -> ModelSpec:
     if is_ref(model):
         return user_spec(model, options)
     if model not in PRESETS:
-        raise ConfigError(f"unknown model '{model}'; choose one of {', '.join(model_names())} "
+        raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(model_names())} "
                           f"or give your own as FILE.py:NAME or package.module:NAME")
     fields = {**PRESETS[model], **(options or {})}
     user_only = {"factory", "factory_ref", "factory_options", "modules"}

@@ -72,10 +72,11 @@ def user_spec(factory: str | Callable, options: dict | None = None) -> ModelSpec
     options = dict(options or {})
     label = ref or getattr(fn, "__qualname__", repr(fn))
     names, any_keyword = factory_parameters(fn)
-    unknown = sorted(k for k in options if k not in names and k != "z_dim" and k != PACK_OPTION)
+    unknown = sorted(str(k) for k in options if k not in names and k != "z_dim" and k != PACK_OPTION)
     if unknown and not any_keyword:
         takes = ", ".join(sorted(names)) or "no options"
-        raise ConfigError(f"model {label} does not accept option(s) {', '.join(unknown)} (it takes {takes})")
+        raise ConfigError(f"model {label} does not accept option(s) {', '.join(map(repr, unknown))} "
+                          f"(it takes {takes})")
     if PACK_OPTION in options:
         raise ConfigError(f"model option '{PACK_OPTION}' is set by the pacgan strategy; use --strategy pacgan:m=K")
     spec = ModelSpec(arch=USER_ARCH, factory=fn, factory_ref=ref, factory_options=options)

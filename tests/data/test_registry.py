@@ -19,7 +19,7 @@ def test_a_registered_source_gets_its_argument(monkeypatch):
 
 @pytest.mark.parametrize("spec, words", [
     ("mnist", "needs a folder"), ("stacked-mnist", "needs a folder"), ("images", "needs a folder"),
-    ("digits:x", "takes no argument"), ("", "must be a name"),
+    ("digits:x", "takes no argument"), ("", "must be a name"), ("ring8\nx", "on one line"),
 ])
 def test_sources_refuse_bad_arguments_in_one_line(spec, words):
     with pytest.raises(DataError, match=words):

@@ -121,7 +121,7 @@ def test_models_that_do_not_fit_are_one_line(mine, name, words):
 
 
 def test_options_the_factory_does_not_take_are_refused(mine):
-    with pytest.raises(ConfigError, match="does not accept option\\(s\\) widht \\(it takes hidden, pack, z_dim\\)"):
+    with pytest.raises(ConfigError, match="does not accept option\\(s\\) 'widht' \\(it takes hidden, pack, z_dim\\)"):
         spec_for(f"{mine}:build", {"widht": 3})
     with pytest.raises(ConfigError, match="set by the pacgan strategy"):
         spec_for(f"{mine}:build", {"pack": 2})
