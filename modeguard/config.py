@@ -12,8 +12,8 @@ import yaml
 
 from .atomic import atomic_write_bytes
 from .errors import ConfigError, write_failure
-from .recipes import (DEFAULT_KEYWORD, DEFAULT_LR, DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS,  # noqa: F401
-                      GENERIC_STEPS, is_default_recipe)
+from .recipes import (DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_KEYWORD, DEFAULT_LR, DEFAULT_MODEL,  # noqa: F401
+                      DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS, GENERIC_STEPS, is_default_recipe)
 from .strategies import parse_strategies
 
 
@@ -27,12 +27,14 @@ class TrainConfig:
     """
 
     data: str = "ring8"
-    model: str = "mlp"
+    #: None: the data kind's model (recipes.DEFAULT_MODEL: mlp for points, dcgan for images)
+    model: str | None = None
     model_options: dict = field(default_factory=dict)
     loss: str = "ns"
     strategies: Any = DEFAULT_KEYWORD
     steps: int | None = None
-    batch_size: int = 256
+    #: None: the data kind's batch size (recipes.DEFAULT_BATCH: 256 for points, 64 for images)
+    batch_size: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float = 0.5
@@ -83,14 +85,23 @@ class TrainConfig:
         return c
 
     def for_kind(self, kind: str) -> "TrainConfig":
-        """A copy with the defaults that depend on the data's kind filled in: the recipe (where
-        ``strategies`` is ``"default"``) and the learning rates left unset."""
+        """A copy with the defaults that depend on the data's kind (and named set) filled in:
+        the recipe (where ``strategies`` is ``"default"``), the model, batch size and learning
+        rates left unset (:mod:`modeguard.recipes`)."""
         c = dataclasses.replace(self)
+        named = DATA_DEFAULTS.get(c.data, {})
         if is_default_recipe(c.strategies):
             c.strategies = list(DEFAULT_RECIPES[kind])
+        if c.model is None:
+            c.model = named.get("model", DEFAULT_MODEL[kind])
+            if not c.model_options:
+                c.model_options = dict(named.get("model_options", {}))
+        if c.batch_size is None:
+            c.batch_size = named.get("batch_size", DEFAULT_BATCH[kind])
         for name in ("lr_g", "lr_d"):
             if getattr(c, name) is None:
-                setattr(c, name, DEFAULT_LR[kind])
+                setattr(c, name, named.get("lr", DEFAULT_LR[kind]))
+        c.validate()
         return c
 
     def validate(self) -> None:
@@ -99,6 +110,8 @@ class TrainConfig:
         positive_int = ("batch_size", "n_critic", "threads", "log_every", "keep_checkpoints", "eval_samples",
                         "max_heals", "world_size")
         for name in positive_int:
+            if name == "batch_size" and self.batch_size is None:  # filled in by for_kind
+                continue
             _check_int(name, getattr(self, name), low=1 if name != "max_heals" else 0)
         for name in ("steps", "sample_every", "ckpt_every"):
             if getattr(self, name) is not None:
@@ -106,6 +119,8 @@ class TrainConfig:
         _check_int("monitor_every", self.monitor_every, low=0)
         _check_int("eval_samples", self.eval_samples, low=10)  # PRDC needs more than k=5 neighbours
         for name in ("model", "loss"):
+            if name == "model" and self.model is None:  # filled in by for_kind
+                continue
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"{name} must be a name, got {getattr(self, name)!r}")
         for name in ("amp", "progress", "tensorboard"):
@@ -178,7 +193,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"unknown config key '{sorted(map(str, unknown))[0]}'")
+            raise ConfigError(f"unknown config key {sorted(map(str, unknown))[0]!r}")
         d = dict(d)
         for name in ("lr_g", "lr_d", "beta1", "beta2"):
             # YAML reads 1e-4 (no dot) as a string
