@@ -39,10 +39,11 @@ exit status:
 TRAIN_FLAGS = {
     "data": (str, "data set: ring8, grid25, another registered name (NAME or NAME:ARG), or a .npy / .npz / "
                   ".csv file of points (default: ring8)"),
-    "model": (str, "network pair: mlp or dcgan (default: mlp)"),
+    "model": (str, "network pair: mlp, seed-mlp, dcgan, resnet, or your own FILE.py:NAME / package.module:NAME "
+                   "(default: mlp for points, dcgan for images)"),
     "loss": (str, "adversarial loss: ns, minimax, wgan, hinge or lsgan (default: ns, non-saturating)"),
     "steps": (int, "training steps, each one G update (default: 20000; grid25: 36000)"),
-    "batch_size": (int, "samples per batch, real and fake each (default: 256)"),
+    "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for images)"),
     "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 2e-4 for images)"),
     "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 2e-4 for images)"),
     "beta1": (float, "Adam beta1, in [0, 1) (default: 0.5)"),

@@ -23,6 +23,7 @@ from .errors import CheckpointError, ConfigError, OutputPathError, write_failure
 from .lock import RunLock
 from .monitor.callback import monitor_every_for
 from .report.images import save_grid_png
+from .refs import canonical_ref, is_ref
 from .resources import check_fits_in_memory
 from .rundir import RunDir
 from .train import Trainer
@@ -47,6 +48,14 @@ def train_config(config_file: str | Path | None, overrides: dict) -> TrainConfig
         setattr(config, k, v)
     if "on_collapse" in overrides and "monitor_every" not in overrides:
         config.monitor_every = monitor_every_for(config)
+    # config.yaml must name the user's code and files so that any folder can reopen the run
+    if is_ref(config.model):
+        config.model = canonical_ref(config.model)
+    if is_ref(config.data):
+        config.data = canonical_ref(config.data)
+    elif isinstance(config.data, str) and Path(config.data).suffix in (".npy", ".npz", ".csv") \
+            and Path(config.data).is_file():
+        config.data = str(Path(config.data).resolve())
     return config
 
 

@@ -2,6 +2,7 @@ import pytest
 import yaml
 
 from modeguard.config import DEFAULT_LR, DEFAULT_RECIPES, TrainConfig
+from modeguard.recipes import DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_MODEL
 from modeguard.errors import ConfigError
 from modeguard.monitor.heal import Rung
 from modeguard.strategies import parse_strategies
@@ -30,7 +31,24 @@ def test_trainer_expands_the_recipe_and_saves_it(tmp_path):
     trainer.fit()
     saved = yaml.safe_load((tmp_path / "run/config.yaml").read_text())
     assert [s.split(":")[0] for s in saved["strategies"]] == wanted  # resume needs no kind lookup
-    assert saved["lr_g"] == DEFAULT_LR["image"]
+    assert saved["lr_g"] == DATA_DEFAULTS["stacked-digits"]["lr"]
+
+
+@pytest.mark.parametrize("data, kind", [("ring8", "points"), ("digits", "image"), ("stacked-digits", "image")])
+def test_model_batch_and_lr_default_per_data_kind_and_named_set(data, kind):
+    c = TrainConfig(data=data).resolve().for_kind(kind)
+    named = DATA_DEFAULTS.get(data, {})
+    assert c.model == DEFAULT_MODEL[kind] and c.batch_size == DEFAULT_BATCH[kind]
+    assert c.lr_g == c.lr_d == named.get("lr", DEFAULT_LR[kind])
+    assert c.model_options == named.get("model_options", {})
+    mine = TrainConfig(data=data, model="mlp", batch_size=32, lr_g=0.01, model_options={"z_dim": 3}).for_kind(kind)
+    assert (mine.model, mine.batch_size, mine.lr_g, mine.model_options) == ("mlp", 32, 0.01, {"z_dim": 3})
+
+
+def test_stacked_digits_without_flags_is_the_headline_protocol():
+    c = TrainConfig(data="stacked-digits").resolve().for_kind("image")
+    assert (c.model, c.batch_size, c.steps, c.lr_g) == ("dcgan", 64, 40000, 5e-4)
+    assert c.model_options == {"channels": 32} and "minibatch-stddev" in c.strategies
 
 
 def test_default_keyword_round_trips_and_is_not_a_strategy():

@@ -66,12 +66,13 @@ def test_two_processes_train_like_one_with_the_global_batch_and_resume(tmp_path)
     (["--batch-size", "63"], "batch size 63 does not split over 2 processes"),
     (["--device", "cuda"], "no CUDA device"),
 ])
-def test_bad_settings_under_torchrun_are_one_line_per_rank(tmp_path, args, says):
+def test_bad_settings_under_torchrun_are_one_line(tmp_path, args, says):
     if says == "no CUDA device" and torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
     bad = torchrun("train", "--data", "ring8", "--steps", "2", "--out", tmp_path / "r", "--no-progress", *args,
                    timeout=120)
     assert bad.returncode != 0
     ours = [line for line in bad.stderr.splitlines() if line.startswith("modeguard:")]
-    assert len(ours) == 2 and all(says in line for line in ours)
+    # torchrun ends the other rank once one fails, so it may not get to say it too
+    assert 1 <= len(ours) <= 2 and all(says in line for line in ours)
     assert not (tmp_path / "r").exists()

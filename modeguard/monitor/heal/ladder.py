@@ -122,7 +122,7 @@ class Rung:
     @staticmethod
     def _scale_field(config, field: str, factor: float) -> tuple[TrainConfig, str] | None:
         old = getattr(config, field)
-        if old is None and field in ("lr_g", "lr_d"):  # unset: the default for the data's kind
+        if old is None:  # unset (learning rates, batch size): the default for the data's kind
             old = getattr(config.for_kind(resolve_data(config.data).kind), field)
         new = max(1, int(round(old * factor))) if SCALABLE_FIELDS[field] is int else old * factor
         if new == old:
