@@ -3,22 +3,16 @@ a few steps, or it refuses before training with a one-line ConfigError saying wh
 model must provide. Never a silent no-op."""
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
 from torch import nn
 
 from modeguard.config import TrainConfig
-from modeguard.data import resolve_data
 from modeguard.errors import ConfigError
-from modeguard.losses import get_loss
-from modeguard.models import MultiDiscriminator, build_models, user_models, user_spec
+from modeguard.models import MultiDiscriminator
 from modeguard.nn import MinibatchDiscrimination, MinibatchStdDev
-from modeguard.strategies import parse_strategies, registry
+from modeguard.strategies import registry
 from modeguard.train import Trainer, TrainContext
-from modeguard.train.objective import AdversarialObjective
-from modeguard.train.step import Step
 
 Z_DIM = 8
 
@@ -52,60 +46,38 @@ def config(strategies: str, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
-def _trainer_takes_models() -> bool:
-    return "generator" in inspect.signature(Trainer.__init__).parameters
-
-
-def assemble_with(cfg: TrainConfig, spec) -> TrainContext:
-    """The trainer's assembly with the user's models in place of ModeGuard's (used until
-    ``Trainer(generator=, discriminator=)`` exists)."""
-    data = resolve_data(cfg.data)
-    c = cfg.resolve().for_kind(data.kind)
-    strategies = parse_strategies(c.strategies)
-    for s in strategies:
-        s.validate(c)
-    ctx = TrainContext(c, data, get_loss(c.loss), torch.device("cpu"), spec, strategies)
-    order = sorted(strategies, key=lambda s: s.order)
-    for s in order:
-        s.configure_models(spec, ctx)
-    torch.manual_seed(c.seed)
-    ctx.G, ctx.D = build_models(spec, data.shape)
-    for s in order:
-        s.check_models(ctx.G, ctx.D, spec)
-    ctx.objective = AdversarialObjective(ctx.loss)
-    for s in order:
-        s.setup(ctx)
-    ctx.opt_g = ctx.make_adam(ctx.G.parameters(), c.lr_g, (c.beta1, c.beta2))
-    ctx.opt_d = ctx.make_adam(ctx.D.parameters(), c.lr_d, (c.beta1, c.beta2))
-    for s in order:
-        s.configure_optimizers(ctx)
-    return ctx
-
-
 def train_user_models(strategies: str, G: nn.Module, D: nn.Module, steps: int = 3, **kw) -> TrainContext:
-    """Train ``steps`` steps of ``G`` / ``D`` with ``strategies``; returns the run's context."""
-    cfg = config(strategies, steps=steps, **kw)
-    if _trainer_takes_models():
-        trainer = Trainer(cfg, generator=G, discriminator=D)
-        for _ in range(steps):
-            trainer.train_step()
-        return trainer.ctx
-    ctx = assemble_with(cfg, user_models(G, D))
-    step = Step(ctx)
+    """Train ``steps`` steps of the user's ``G`` / ``D`` with ``strategies``; returns the run's context."""
+    trainer = Trainer(config(strategies, steps=steps, **kw), generator=G, discriminator=D)
     for _ in range(steps):
-        step.step()
-    assert not step.diverged()
-    return ctx
+        trainer.train_step()
+    return trainer.ctx
 
 
-def train_factory(strategies: str, factory, steps: int = 3, **kw) -> TrainContext:
-    """Like :func:`train_user_models` for a user factory ``factory(shape, **options)``."""
-    ctx = assemble_with(config(strategies, steps=steps, **kw), user_spec(factory))
-    step = Step(ctx)
+FACTORIES = """
+from torch import nn
+
+
+def build(shape, pack=1):
+    G = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, shape[0]))
+    G.z_dim = 8
+    D = nn.Sequential(nn.Linear(shape[0] * pack, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    return G, D
+
+
+def build_without_pack(shape):
+    return build(shape)
+"""
+
+
+def train_factory(strategies: str, name: str, tmp_path, steps: int = 3) -> TrainContext:
+    """Like :func:`train_user_models` for the factory ``name`` of a user's model file."""
+    path = tmp_path / "mine.py"
+    path.write_text(FACTORIES)
+    trainer = Trainer(config(strategies, steps=steps, model=f"{path}:{name}"))
     for _ in range(steps):
-        step.step()
-    assert not step.diverged()
-    return ctx
+        trainer.train_step()
+    return trainer.ctx
 
 
 def _warm_start_checkpoint(tmp_path) -> str:
@@ -130,7 +102,7 @@ def test_every_strategy_trains_or_refuses_in_one_line(name, tmp_path):
     spec = _spec_for(name, tmp_path)
     if name in REFUSED:
         with pytest.raises(ConfigError, match=f"strategy '{name}' needs .*{REFUSED[name]}") as e:
-            train_user_models(spec, G, D, **CONFIG.get(name, {}))
+            Trainer(config(spec, **CONFIG.get(name, {})), generator=G, discriminator=D)  # before any step
         assert "\n" not in str(e.value)
         return
     before = _params(G)
@@ -218,18 +190,12 @@ def test_minibatch_strategies_accept_a_user_d_that_holds_the_layer(layer, name):
     assert any(m is layer for m in ctx.D.modules())
 
 
-def test_pacgan_with_a_factory_that_accepts_pack():
-    def build(shape, pack=1):
-        return user_generator(), user_discriminator(shape[0] * pack)
-
-    ctx = train_factory("pacgan:m=4", build)
+def test_pacgan_with_a_factory_that_accepts_pack(tmp_path):
+    ctx = train_factory("pacgan:m=4", "build", tmp_path)
     assert ctx.D[0].in_features == 8
     assert ctx.last_d_batch.real_in.shape == (8, 8)
 
 
-def test_pacgan_refuses_a_factory_without_pack():
-    def build(shape):
-        return user_generator(), user_discriminator(shape[0])
-
+def test_pacgan_refuses_a_factory_without_pack(tmp_path):
     with pytest.raises(ConfigError, match="strategy 'pacgan' needs .*'pack' option"):
-        train_factory("pacgan:m=2", build)
+        train_factory("pacgan:m=2", "build_without_pack", tmp_path)
