@@ -1,10 +1,13 @@
-"""Feature spaces: raw values for points, the mode classifier's features and labels for images."""
+"""Feature spaces: raw values for points, the mode classifier's features and labels for
+labelled images, a label-free space for unlabelled ones."""
 import numpy as np
 import torch
 
 from modeguard.data import resolve_data
+from modeguard.data.images import ImageSet, load_digits_set
+from modeguard.data.user import from_array
 from modeguard.monitor import CollapseMonitor
-from modeguard.monitor.features import feature_space
+from modeguard.monitor.features import LABEL_FREE_SPACES, UNLABELLED_IMAGE_SPACE, feature_space
 
 
 def test_points_use_raw_values_and_the_mixture_centres():
@@ -35,3 +38,22 @@ def test_stacked_images_use_classifier_features_and_label_triples():
     assert [e.kind for e in events] == ["collapse_suspected", "collapse_confirmed"]
     assert events[1].step == 700 and events[1].evidence[0].figure == "modes"
     assert events[1].evidence[0].value <= 3
+
+
+def test_unlabelled_images_get_the_benchmarked_label_free_space(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEGUARD_CACHE", str(tmp_path))
+    digits = load_digits_set()
+    data = ImageSet("digits-unlabelled", digits.train_images, None, digits.test_images, None)
+    space = feature_space(data)
+    assert UNLABELLED_IMAGE_SPACE in LABEL_FREE_SPACES
+    assert space.name == UNLABELLED_IMAGE_SPACE == "raw pixels"
+    feats, labels = space.featurize(data.reference(20, seed=1))
+    assert labels is None and feats.shape[0] == 20 and space.monitor_kwargs() == {}
+
+
+def test_in_memory_images_without_labels_never_need_the_mode_classifier(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEGUARD_CACHE", str(tmp_path))
+    images = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)
+    space = feature_space(from_array(images, name="mine"))
+    assert space.name == UNLABELLED_IMAGE_SPACE
+    assert not any(p.name.startswith("mode-classifier") for p in tmp_path.iterdir())
