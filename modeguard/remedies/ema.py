@@ -19,7 +19,7 @@ class EMA:
     spectral-norm vectors) are copied, not averaged. The update is one fused
     ``torch._foreach_lerp_`` over lists built once here, so it allocates nothing per step.
     Build the EMA after every edit to ``source`` (spectral norm, freezing), since it tracks
-    the parameters that exist now.
+    the parameters that exist now. Raises ValueError for ``beta`` outside [0, 1].
     """
 
     def __init__(self, source: nn.Module, beta: float = 0.999):
