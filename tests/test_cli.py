@@ -3,6 +3,7 @@ a one-line error with exit code 2 for every kind of bad input."""
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -461,3 +462,55 @@ def test_demo_trains_both_arms_and_draws_them_side_by_side(tmp_path):
     assert any("plain" in a for a in arms) and any("recipe" in a for a in arms)
     for run in out["runs"]:
         assert (Path(run) / "config.yaml").is_file() and (Path(run) / "checkpoints").is_dir()
+
+
+# ---------------------------------------------------------------- help
+COMMANDS = ["train", "sample", "eval", "demo", "strategies", "doctor", "report", "bench"]
+
+
+def help_of(capsys, *args) -> str:
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--help"])
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def option_entries(text: str) -> dict[str, str]:
+    """``{flag spec: help text}`` of the options section of an argparse help page."""
+    entries: dict[str, list[str]] = {}
+    spec = None
+    for line in text.split("exit status:")[0].splitlines():
+        if re.match(r"^  -", line):
+            parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)  # the flags, then help on the same line
+            spec = parts[0]
+            entries[spec] = parts[1:]
+        elif spec and re.match(r"^\s{6,}\S", line):
+            entries[spec].append(line.strip())
+        else:
+            spec = None
+    return {k: " ".join(v).strip() for k, v in entries.items()}
+
+
+def test_top_level_help_lists_the_commands_and_exit_codes(capsys):
+    """Seen: 'modeguard --help' crashed on an unescaped '%' in a command's help."""
+    out = help_of(capsys)
+    for name in COMMANDS:
+        assert name in out
+    for code in ("0 ", "2 ", "3 ", "4 ", "5 ", "130 "):
+        assert f"\n  {code}" in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_flag_of_every_command_has_help_with_its_default(command, capsys):
+    out = help_of(capsys, command)
+    assert "exit status:" in out
+    entries = option_entries(out)
+    assert "-h, --help" in entries
+    for spec, text in entries.items():
+        if spec != "-h, --help":
+            assert "default" in text, (command, spec, text)
+
+
+def test_help_of_the_installed_command():
+    proc = subprocess.run([sys.executable, "-m", "modeguard", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "exit status:" in proc.stdout, proc.stderr
