@@ -14,6 +14,8 @@ from typing import Iterable
 
 import torch
 
+from .accuracy import d_accuracy
+
 FACTOR_PREFIX = "lr_factor_"
 SCHEDULE_KINDS = ("constant", "step", "cosine", "linear")
 
@@ -117,7 +119,8 @@ class AdaptiveLRController:
 
     def observe(self, real_scores: torch.Tensor) -> None:
         """Add one batch of D's scores on real data, ``(n,)`` (no host-device sync)."""
-        self.acc_sum = self.acc_sum.to(real_scores.device) + (real_scores.detach() > 0).float().mean()
+        real_acc, _ = d_accuracy(real_scores)
+        self.acc_sum = self.acc_sum.to(real_scores.device) + real_acc
         self.acc_count += 1
 
     def adjust(self) -> float | None:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import torch
 
+from .. import remedies
 from ..strategies import Strategy
 from .context import TrainContext
 from .objective import Batch
@@ -160,8 +161,8 @@ class Step:
 
 def d_accuracy(ctx: TrainContext) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(accuracy on reals, accuracy on fakes)`` of D on ``ctx.last_d_batch``: 0-d device
-    tensors in [0, 1]. The one place D's accuracy is computed (logs, the monitor and
-    adaptive-lr read it).
+    tensors in [0, 1], by :func:`modeguard.remedies.d_accuracy` (the one definition, which
+    adaptive-lr's controller uses too).
 
     A real counts as recognised where the objective's ``real_score`` is > 0, a fake where it
     is <= 0. Returns None before the first D step (or when the objective kept no outputs).
@@ -170,6 +171,4 @@ def d_accuracy(ctx: TrainContext) -> tuple[torch.Tensor, torch.Tensor] | None:
     if b is None or b.d_real is None or b.d_fake is None:
         return None
     score = ctx.objective.real_score
-    real = (score(b.d_real.detach().float()) > 0).float().mean()
-    fake = (score(b.d_fake.detach().float()) <= 0).float().mean()
-    return real, fake
+    return remedies.d_accuracy(score(b.d_real.detach()), score(b.d_fake.detach()))
