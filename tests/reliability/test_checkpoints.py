@@ -96,13 +96,6 @@ def test_newest_loadable_checkpoint_and_its_notes(tmp_path):
         load_newest_checkpoint(run)
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_yaml):
-    out = tmp_path_factory.mktemp("runs") / "run"
-    from modeguard.cli import main
-    assert main(["train", "--config", str(tiny_yaml), "--steps", "4", "--ckpt-every", "2", "--out", str(out)]) == 0
-    return out
-
 
 @pytest.mark.parametrize("command", ["sample", "eval", "resume"])
 def test_cli_with_only_bad_checkpoints_is_one_line(finished_run, tmp_path, capsys, command):

@@ -9,13 +9,6 @@ from .helpers import cli
 JUNK = b'\xff\xfe garbage \x00\n[1, 2, 3]\n42\n"text"\nnull\n{"step": "x", "loss_d": [1]}\n{"step": 1e999}\n{"unfinished": '
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_yaml):
-    out = tmp_path_factory.mktemp("runs") / "run"
-    from modeguard.cli import main
-    assert main(["train", "--config", str(tiny_yaml), "--steps", "6", "--ckpt-every", "2", "--out", str(out)]) == 0
-    return out
-
 
 @pytest.fixture
 def spoiled_run(finished_run, tmp_path):

@@ -11,13 +11,6 @@ from modeguard.runs import resume_run
 from .helpers import assert_one_line, cli
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_yaml):
-    out = tmp_path_factory.mktemp("runs") / "run"
-    from modeguard.cli import main
-    assert main(["train", "--config", str(tiny_yaml), "--steps", "6", "--ckpt-every", "2", "--out", str(out)]) == 0
-    return out
-
 
 @pytest.fixture
 def run(finished_run, tmp_path):

@@ -14,13 +14,6 @@ from modeguard.train.checkpoint import load_checkpoint, save_checkpoint
 from .helpers import assert_one_line, cli, run_child
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_yaml):
-    out = tmp_path_factory.mktemp("runs") / "run"
-    from modeguard.cli import main
-    assert main(["train", "--config", str(tiny_yaml), "--steps", "4", "--ckpt-every", "2", "--out", str(out)]) == 0
-    return out
-
 
 def test_sample_to_a_folder(finished_run, tmp_path, capsys):
     (tmp_path / "dir.npy").mkdir()
