@@ -124,6 +124,10 @@ class RunDir:
         found = [(int(m.group(1)), p) for p in self.checkpoint_dir.iterdir() if (m := CKPT_RE.match(p.name))]
         return sorted(found)
 
+    def anchor_path(self, step: int) -> Path:
+        """Where an abandoned branch keeps the checkpoint its heal rolled back to."""
+        return self.path / f"anchor-step-{step:08d}.pt"
+
     def anchor_checkpoints(self) -> list[tuple[int, Path]]:
         """``(step, path)`` of the anchor checkpoints an abandoned branch keeps
         (``anchor-step-N.pt``, the checkpoint its heal rolled back to), oldest first."""

@@ -12,37 +12,36 @@ from pathlib import Path
 
 from ...atomic import atomic_write_bytes
 from ...jsonl import read_jsonl, step_of, write_jsonl
-from ...rundir import CKPT_RE
+from ...rundir import CKPT_RE, RunDir
 from ..events import HEAL
 
-def archive_branch(run, after_step: int, dest: Path, keep_checkpoint: bool = True) -> None:
+def archive_branch(run: RunDir, after_step: int, dest: RunDir, keep_checkpoint: bool = True) -> None:
     """Move what the run wrote after ``after_step`` into ``dest`` (rows, samples, the newest
     checkpoint; older checkpoints of the branch are deleted). Heal events stay: they are
     the run's history."""
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.path.mkdir(parents=True, exist_ok=True)
     for path in run.step_logs():
-        name = path.name
         rows = read_jsonl(path)
         if not rows:
             continue
         keep = [r for r in rows if step_of(r) <= after_step or r.get("kind") == HEAL]
         moved = [r for r in rows if not (step_of(r) <= after_step or r.get("kind") == HEAL)]
         if moved:
-            write_jsonl(dest / name, moved)
+            write_jsonl(dest.path / path.name, moved)
             write_jsonl(path, keep)
     later = [(s, p) for s, p in run.checkpoints() if s > after_step]
     for i, (_, p) in enumerate(later):
         if keep_checkpoint and i == len(later) - 1:
-            (dest / "checkpoints").mkdir(exist_ok=True)
-            shutil.move(str(p), dest / "checkpoints" / p.name)
+            dest.checkpoint_dir.mkdir(exist_ok=True)
+            shutil.move(str(p), dest.checkpoint_dir / p.name)
         else:
             p.unlink(missing_ok=True)
     if run.samples_dir.is_dir():
         for png in sorted(run.samples_dir.glob("step-*.png")):
             step = _step_of(png.name)
             if step is not None and step > after_step:
-                (dest / "samples").mkdir(exist_ok=True)
-                shutil.move(str(png), dest / "samples" / png.name)
+                dest.samples_dir.mkdir(exist_ok=True)
+                shutil.move(str(png), dest.samples_dir / png.name)
 
 
 def _step_of(name: str) -> int | None:

@@ -99,65 +99,13 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
               echo: bool = True):
     """One heal (see the module docstring). Returns the new trainer, or None when the
     budget or the ladder is used up (a ``heal`` event says so)."""
-    run, config = trainer.run, trainer.config
-    old_monitor = _monitor_of(trainer)
     number = len(record.heals) + 1
-    skipped: list[str] = []
-    new_trainer, rung, change = None, None, ""
-    if number <= config.max_heals:
-        while record.next_rung < len(ladder):
-            rung = ladder[record.next_rung]
-            record.next_rung += 1
-            try:
-                applied = rung.apply(config)
-                if applied is None:
-                    skipped.append(f"{rung.text} (changes nothing here)")
-                    continue
-                new_config, change = applied
-                monitor = MonitorCallback(branch=number, echo=echo, quiet_for=QUIET_CHECKS * old_monitor.every,
-                                          every=old_monitor.every, n_samples=old_monitor.n_samples,
-                                          n_reference=old_monitor.n_reference, warmup=old_monitor.monitor.warmup_steps,
-                                          stall=old_monitor.monitor.stall_steps,
-                                          feature_space=old_monitor.feature_builder,
-                                          monitor_options=old_monitor.monitor_options)
-                others = [cb for cb in trainer.callbacks
-                          if not isinstance(cb, MonitorCallback) and not getattr(cb, "is_tensorboard", False)]
-                new_trainer = Trainer(new_config, run.path, callbacks=[monitor, *others])
-                break
-            except ConfigError as e:
-                skipped.append(f"{rung.text} ({e})")
-                new_trainer = None
+    new_trainer, rung, change, skipped = _next_rung_trainer(trainer, ladder, record, number, echo)
     if new_trainer is None:
-        record.exhausted = True
-        record.save()
-        why = "the heal budget is spent" if number > config.max_heals else "the ladder is used up"
-        event = Event(HEAL, trainer.ctx.step, f"no heal left ({why}, {len(record.heals)} done): "
-                      f"training goes on and only reports", since=cause.since, branch=old_monitor.branch,
-                      details={"heal": None, "exhausted": True, "cause": cause.kind, "skipped": skipped})
-        old_monitor.emit(trainer, [event])
+        _report_exhausted(trainer, cause, record, number, skipped)
         return None
-
-    step = anchor_step if anchor_step is not None else 0
-    dest = run.abandoned_branch(number).path
-    anchor_path = run.checkpoint_path(anchor_step) if anchor_step is not None else None
-    if anchor_path is not None and not anchor_path.is_file():
-        anchor_path, step = None, 0
-    state = load_checkpoint(anchor_path) if anchor_path is not None else None
-    archive_branch(run, step, dest)
-    if anchor_path is not None:
-        shutil.copy2(anchor_path, dest / f"anchor-{anchor_path.name}")
-    original = run.path / "config.original.yaml"
-    if run.config.exists():
-        shutil.copy2(run.config, dest / "config.yaml")  # the branch's own config, to open its checkpoint
-        if not original.exists():
-            shutil.copy2(run.config, original)
-    new_trainer.config.save(run.config)
-    if state is not None:
-        notes = transplant(new_trainer, state)
-        save_checkpoint(anchor_path, new_trainer.state_dict())
-        monitor.anchor_step = step
-    else:
-        notes = ["no healthy checkpoint yet: restarted from step 0"]
+    step, anchor_path, notes = _roll_back(trainer, new_trainer, anchor_step, number)
+    run, config = trainer.run, trainer.config
     what = cause.kind.replace("_", " ")
     evidence = "; ".join(e.describe() for e in cause.evidence[:2]) or cause.message
     message = (f"heal {number}/{config.max_heals}: {what} at step {cause.step} ({evidence}); "
@@ -168,7 +116,8 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
                "checkpoint": anchor_path.name if anchor_path is not None else None,
                "restarted": anchor_path is None, "notes": notes, "skipped": skipped,
                "strategies": list(new_trainer.config.to_dict()["strategies"]),
-               "lr_g": new_trainer.config.lr_g, "lr_d": new_trainer.config.lr_d, "archived": str(dest.relative_to(run.path))}
+               "lr_g": new_trainer.config.lr_g, "lr_d": new_trainer.config.lr_d,
+               "archived": str(run.abandoned_branch(number).path.relative_to(run.path))}
     event = Event(HEAL, step, message, list(cause.evidence), since=cause.since, branch=number, details=details)
     record.heals.append(details)
     record.save()
@@ -176,6 +125,74 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
     if echo:
         tqdm.write(f"modeguard: {event}")
     return new_trainer
+
+
+def _next_rung_trainer(trainer, ladder: list[Rung], record: HealRecord, number: int, echo: bool):
+    """``(trainer, rung, change, skipped)`` for the next rung that builds a changed run, or
+    ``(None, None, "", skipped)`` when the budget or the ladder is used up."""
+    config, old_monitor = trainer.config, _monitor_of(trainer)
+    skipped: list[str] = []
+    if number > config.max_heals:
+        return None, None, "", skipped
+    while record.next_rung < len(ladder):
+        rung = ladder[record.next_rung]
+        record.next_rung += 1
+        try:
+            applied = rung.apply(config)
+            if applied is None:
+                skipped.append(f"{rung.text} (changes nothing here)")
+                continue
+            new_config, change = applied
+            monitor = MonitorCallback(branch=number, echo=echo, quiet_for=QUIET_CHECKS * old_monitor.every,
+                                      every=old_monitor.every, n_samples=old_monitor.n_samples,
+                                      n_reference=old_monitor.n_reference, warmup=old_monitor.monitor.warmup_steps,
+                                      stall=old_monitor.monitor.stall_steps, feature_space=old_monitor.feature_builder,
+                                      monitor_options=old_monitor.monitor_options)
+            others = [cb for cb in trainer.callbacks
+                      if not isinstance(cb, MonitorCallback) and not getattr(cb, "is_tensorboard", False)]
+            return Trainer(new_config, trainer.run.path, callbacks=[monitor, *others]), rung, change, skipped
+        except ConfigError as e:
+            skipped.append(f"{rung.text} ({e})")
+    return None, None, "", skipped
+
+
+def _report_exhausted(trainer, cause: Event, record: HealRecord, number: int, skipped: list[str]) -> None:
+    """Record that no heal is left; the run goes on and only reports."""
+    record.exhausted = True
+    record.save()
+    why = "the heal budget is spent" if number > trainer.config.max_heals else "the ladder is used up"
+    monitor = _monitor_of(trainer)
+    event = Event(HEAL, trainer.ctx.step, f"no heal left ({why}, {len(record.heals)} done): "
+                  f"training goes on and only reports", since=cause.since, branch=monitor.branch,
+                  details={"heal": None, "exhausted": True, "cause": cause.kind, "skipped": skipped})
+    monitor.emit(trainer, [event])
+
+
+def _roll_back(trainer, new_trainer, anchor_step: int | None, number: int):
+    """Archive the collapsed branch as ``abandoned/heal-<number>``, save the amended config
+    and load the healthy checkpoint into ``new_trainer`` (rewritten in its layout).
+    Returns ``(step rolled back to, anchor checkpoint path or None, notes)``."""
+    run = trainer.run
+    step = anchor_step if anchor_step is not None else 0
+    dest = run.abandoned_branch(number)
+    anchor_path = run.checkpoint_path(anchor_step) if anchor_step is not None else None
+    if anchor_path is not None and not anchor_path.is_file():
+        anchor_path, step = None, 0
+    state = load_checkpoint(anchor_path) if anchor_path is not None else None
+    archive_branch(run, step, dest)
+    if anchor_path is not None:
+        shutil.copy2(anchor_path, dest.anchor_path(step))
+    if run.config.exists():
+        shutil.copy2(run.config, dest.config)  # the branch's own config, to open its checkpoint
+        if not run.original_config.exists():
+            shutil.copy2(run.config, run.original_config)
+    new_trainer.config.save(run.config)
+    if state is None:
+        return step, None, ["no healthy checkpoint yet: restarted from step 0"]
+    notes = transplant(new_trainer, state)
+    save_checkpoint(anchor_path, new_trainer.state_dict())
+    _monitor_of(new_trainer).anchor_step = step
+    return step, anchor_path, notes
 
 
 def _heal_summary(record: HealRecord) -> list[dict]:
