@@ -11,6 +11,7 @@ class SampleFigures(Callback):
     nothing for a trainer without a run directory."""
 
     def on_step_end(self, trainer) -> None:
+        """Draw the snapshot the trainer took at this step, if it took one."""
         snap = trainer.snapshot
         if trainer.run is None or snap is None or snap[0] != trainer.ctx.step:
             return
@@ -18,6 +19,7 @@ class SampleFigures(Callback):
         save_samples_figure(trainer.ctx.data, samples, trainer.run.sample_path(step), f"step {step}")
 
     def on_fit_end(self, trainer, result: dict) -> None:
+        """Draw the final generator's samples."""
         if trainer.run is None:
             return
         samples = trainer.sample_model_space(trainer.config.eval_samples, seed=0)

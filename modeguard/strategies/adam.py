@@ -13,6 +13,8 @@ from .base import Option, register
 
 @register
 class Adam(OptimizerStrategy):
+    """Adam (fused) for the chosen networks, with its own learning rate and betas."""
+
     name = "adam"
     summary = "Adam with its own lr / betas for G and/or D"
     remedies = (2,)

@@ -48,6 +48,9 @@ class Option:
     choices: tuple | None = None
 
     def parse(self, strategy: str, name: str, value: Any) -> Any:
+        """``value`` (a string from the command line, or a YAML value) as this option's type,
+        checked against its range and choices. Raises :class:`ConfigError` (one line naming
+        ``strategy`` and ``name``) for a wrong type, NaN/inf or a value out of range."""
         try:
             if self.type is bool and isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -13,6 +13,8 @@ from .base import Option, register
 
 @register
 class RMSprop(OptimizerStrategy):
+    """RMSprop without momentum for the chosen networks (the optimizer WGAN used)."""
+
     name = "rmsprop"
     summary = "RMSprop (no momentum) for G and/or D"
     remedies = (2,)

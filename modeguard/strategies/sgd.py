@@ -14,6 +14,8 @@ from .base import Option, register
 
 @register
 class SGD(OptimizerStrategy):
+    """SGD with (Nesterov) momentum for the chosen networks: the article's remedy 2."""
+
     name = "sgd"
     summary = "SGD with (Nesterov) momentum for G and/or D instead of Adam"
     remedies = (2,)

@@ -60,6 +60,8 @@ class TrainContext:
         return x.to(self.device, non_blocking=True)
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logits for ``x`` ``(n, ...)``: ``ctx.D``, or the forward a strategy installed
+        with :meth:`use_discriminator` (an unrolled copy)."""
         return self._d_forward(x) if self._d_forward is not None else self.D(x)
 
     @contextmanager
@@ -80,6 +82,7 @@ class TrainContext:
 
     @staticmethod
     def make_adam(params, lr: float, betas) -> torch.optim.Adam:
+        """A fused Adam over the trainable ones of ``params``."""
         params = [p for p in params if p.requires_grad]
         # fused Adam is the fastest single-process update on both CPU and CUDA
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)

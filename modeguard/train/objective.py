@@ -27,15 +27,20 @@ class Batch:
 
 
 class AdversarialObjective:
+    """D's and G's adversarial losses from one :class:`~modeguard.losses.Loss`; strategies
+    that change the game itself (GMAN, MAD-GAN, feature matching) install their own."""
+
     def __init__(self, loss: Loss):
         self.loss = loss
 
     def d_loss(self, ctx, batch: Batch) -> torch.Tensor:
+        """D's loss on ``batch.real_in`` / ``batch.fake_in``; fills ``d_real`` and ``d_fake``."""
         batch.d_real = ctx.discriminate(batch.real_in)
         batch.d_fake = ctx.discriminate(batch.fake_in)
         return self.loss.d(batch.d_real, batch.d_fake)
 
     def g_loss(self, ctx, batch: Batch) -> torch.Tensor:
+        """G's loss on ``batch.fake_in``; fills ``d_fake``."""
         batch.d_fake = ctx.discriminate(batch.fake_in)
         return self.loss.g(batch.d_fake)
 

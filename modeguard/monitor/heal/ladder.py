@@ -41,6 +41,8 @@ class Rung:
     text: str
 
     def apply(self, config: TrainConfig) -> tuple[TrainConfig, str] | None:
+        """``(amended config, what changed)``, or None when the rung changes nothing in
+        ``config``. Raises :class:`ConfigError` when the amended run would be invalid."""
         text = self.text
         unbuilt = is_default_recipe(config.strategies)  # a config not yet built: spell its recipe out
         kind = resolve_data(config.data).kind if unbuilt or text == RECIPE_RUNG else None
