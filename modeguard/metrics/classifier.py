@@ -185,7 +185,7 @@ def _save(clf: ModeClassifier, path: Path, shape: tuple) -> None:
     atomic_write_bytes(path, lambda f: f.write(blob))
 
 
-def _load(path: Path, shape: tuple) -> ModeClassifier | None:
+def load_cached(path: Path, shape: tuple) -> ModeClassifier | None:
     """The cached classifier, or None when the file is missing, unreadable or for other data."""
     if not path.is_file():
         return None
@@ -217,7 +217,7 @@ def mode_classifier(data, cache: str | Path | None = None, log: Callable[[str], 
     key = (str(path), data.checksum())
     if key in _MEMO:
         return _MEMO[key]
-    clf = _load(path, data.shape)
+    clf = load_cached(path, data.shape)
     if clf is None:
         log(f"training the mode classifier for {data.name} ({len(data.train_images)} images, 1 thread); "
             f"it is cached in {path}")

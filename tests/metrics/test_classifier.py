@@ -52,10 +52,10 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 def test_corrupt_or_foreign_cache_files_are_misses(digits_clf, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage")
-    assert clf_mod._load(bad, (1, 8, 8)) is None
+    assert clf_mod.load_cached(bad, (1, 8, 8)) is None
     good = cache_path(resolve_data("digits"))
-    assert clf_mod._load(good, (1, 8, 8)) is not None
-    assert clf_mod._load(good, (1, 28, 28)) is None  # weights for another image size
+    assert clf_mod.load_cached(good, (1, 8, 8)) is not None
+    assert clf_mod.load_cached(good, (1, 28, 28)) is None  # weights for another image size
 
 
 def test_training_writes_the_cache_atomically(tmp_path):
