@@ -1,0 +1,311 @@
+"""Several seeds of one configuration trained together in one process, as a stacked ensemble.
+
+Each seed is a full :class:`~modeguard.train.trainer.Trainer` (its own RNG stream, models
+initialised with its seed, optimizers, run directory, logs, checkpoints and evaluation).
+The ensemble stacks the seeds' G and D parameters into ``(S, ...)`` tensors and rebinds each
+seed's parameters to views of them, so one batched forward/backward (``torch.vmap`` over
+``torch.func.functional_call``) computes every seed's gradients, and each seed's own fused
+Adam steps its own slice in place. Adam is elementwise and each seed's D sees only its own
+rows, so a seed's result equals its solo run up to float rounding.
+
+Only some strategies are stacked (:data:`STACKED_STRATEGIES`); :func:`stackable` says
+whether a config is, and why not. The rest train one process per seed.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import torch
+from torch.func import functional_call
+
+from ..config import TrainConfig
+from ..data import resolve_data
+from ..errors import ConfigError
+from ..lock import RunLock
+from ..strategies import parse_strategies
+from .assembly import resolve_config
+from .objective import Batch
+from .trainer import Trainer
+
+#: strategies the ensemble runs stacked: R1 is computed batched in D's phase; the others act
+#: only after a step / on the optimizers (run per seed on its own views)
+STACKED_STRATEGIES = frozenset({"r1", "ema", "lr-schedule"})
+#: model architectures whose stacked forward is checked against solo runs
+STACKED_MODELS = frozenset({"mlp"})
+
+
+def stackable(config: TrainConfig) -> tuple[bool, str]:
+    """Whether seeds of ``config`` can train as one stacked ensemble: ``(True, "")`` or
+    ``(False, reason)`` (one line, for the note that they train one process per seed)."""
+    try:
+        c = resolve_config(config, resolve_data(config.resolve().data))
+    except Exception as e:  # noqa: BLE001 - the solo path reports bad input itself
+        return False, f"the config does not resolve ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    names = [s.name for s in parse_strategies(c.strategies)]
+    others = [n for n in names if n not in STACKED_STRATEGIES]
+    if others:
+        return False, f"strategies {', '.join(others)} are not stacked (stacked: {', '.join(sorted(STACKED_STRATEGIES))})"
+    if c.model not in STACKED_MODELS:
+        return False, f"model {c.model!r} is not stacked (stacked: {', '.join(sorted(STACKED_MODELS))})"
+    if c.amp:
+        return False, "amp (bf16 autocast) is not stacked"
+    return True, ""
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"``, ``"3"``, ``"0,2,5-7"`` -> sorted distinct seeds; ConfigError otherwise."""
+    seeds: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            lo, _, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+            if first < 0 or last < first:
+                raise ValueError
+            seeds.update(range(first, last + 1))
+    except ValueError:
+        raise ConfigError(f"seeds must look like 0-9 or 0,2,5-7, got {text!r}") from None
+    return sorted(seeds)
+
+
+class _StackedNet:
+    """The seeds' copies of one network as ``(S, ...)`` parameter tensors.
+
+    Each seed's module keeps its own ``Parameter`` objects (so its optimizer, EMA and
+    state_dict work as usual) whose data are views of the stacked tensors, and whose grads
+    are views of the stacked grads. ``forward(x)`` maps ``(S, n, ...)`` to ``(S, n, ...)``.
+    """
+
+    def __init__(self, modules: list[torch.nn.Module]):
+        if any(True for _ in modules[0].buffers()):
+            raise ConfigError("models with buffers (batch norm) are not stacked")
+        self.modules = modules
+        self.base = copy.deepcopy(modules[0]).to("meta")
+        names = [n for n, p in modules[0].named_parameters() if p.requires_grad]
+        per_seed = [dict(m.named_parameters()) for m in modules]
+        self.params = {n: torch.stack([ps[n].detach() for ps in per_seed]).requires_grad_(True) for n in names}
+        for n, stacked in self.params.items():
+            stacked.grad = torch.zeros_like(stacked)
+        self._per_seed = per_seed
+        self.bind()
+        self.forward = torch.vmap(self._forward_one)
+
+    def _forward_one(self, params: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.base, params, (x,))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(self.params, x)
+
+    def bind(self) -> None:
+        """Point every seed's parameters (and grads) at their slices of the stacked tensors."""
+        for s, ps in enumerate(self._per_seed):
+            for n, stacked in self.params.items():
+                ps[n].data = stacked.detach()[s]
+                ps[n].grad = stacked.grad[s]
+
+    def unbind(self) -> None:
+        """Give every seed's parameters storage of their own (same values)."""
+        for ps in self._per_seed:
+            for n in self.params:
+                ps[n].data = ps[n].data.clone()
+                ps[n].grad = None
+
+    def zero_grad(self) -> None:
+        """Zero the stacked grads in place (the seeds' grad views stay valid)."""
+        torch._foreach_zero_([p.grad for p in self.params.values()])
+
+    def set_requires_grad(self, flag: bool) -> None:
+        """Freeze (False) or unfreeze the stacked parameters."""
+        for p in self.params.values():
+            p.requires_grad_(flag)
+
+
+class Ensemble:
+    """Trains ``seeds`` of ``config`` together; seed K's run lives in ``run_dir/seed-K``.
+
+    ``Ensemble(config, seeds, run_dir=None, callbacks=lambda seed: ())``: ``callbacks``
+    gives each seed's extra callbacks. ``trainers`` holds one :class:`Trainer` per seed
+    (use them to sample, evaluate or resume a seed). ``fit()`` trains every seed to
+    ``config.steps`` and returns their final evaluations in seed order. Raises
+    :class:`ConfigError` when :func:`stackable` says no (train those seeds one process
+    per seed), or for bad input.
+    """
+
+    def __init__(self, config: TrainConfig, seeds: list[int], run_dir: str | Path | None = None,
+                 callbacks=lambda seed: ()):
+        ok, reason = stackable(config)
+        if not ok:
+            raise ConfigError(f"these seeds cannot train together: {reason}")
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds must be distinct and at least one, got {seeds!r}")
+        self.seeds = list(seeds)
+        self.trainers = [Trainer(dataclasses.replace(config, seed=s),
+                                 None if run_dir is None else Path(run_dir) / f"seed-{s}", callbacks=callbacks(s))
+                         for s in self.seeds]
+        self.ctxs = [t.ctx for t in self.trainers]
+        c = self.ctxs[0].config
+        if any(ctx.dist is not None for ctx in self.ctxs):
+            raise ConfigError("seeds cannot train together under torchrun")
+        self.G = _StackedNet([ctx.G for ctx in self.ctxs])
+        self.D = _StackedNet([ctx.D for ctx in self.ctxs])
+        self.loss = self.ctxs[0].loss
+        self._loss_d = torch.vmap(self.loss.d)
+        self._loss_g = torch.vmap(self.loss.g)
+        r1 = [s for s in self.ctxs[0].strategies if s.name == "r1"]
+        self.r1 = r1[0] if r1 else None
+        self._r1_per_seed = [[s for s in ctx.strategies if s.name == "r1"] for ctx in self.ctxs]
+        self.n, self.n_critic = c.batch_size, c.n_critic
+        self._loss_sum = torch.zeros(len(self.seeds))
+        self._d_batch: tuple | None = None
+
+    # ------------------------------------------------------------------ one step
+    def _draw(self, what: str) -> torch.Tensor:
+        """Each seed's ``(n, ...)`` draw from its own RNG stream, stacked ``(S, n, ...)``."""
+        if what == "real":
+            return torch.stack([ctx.sample_real(self.n) for ctx in self.ctxs])
+        return torch.stack([ctx.sample_z(self.n) for ctx in self.ctxs])
+
+    def _r1_due(self) -> bool:
+        return self.r1 is not None and (self._r1_calls + 1) % self.r1.every == 0
+
+    def d_step(self) -> torch.Tensor:
+        """One D step of every seed; returns the seeds' D losses ``(S,)``."""
+        reals, zs = [], []
+        for ctx in self.ctxs:  # the solo order of draws: reals, then latents
+            reals.append(ctx.sample_real(self.n))
+            zs.append(ctx.sample_z(self.n))
+        real, z = torch.stack(reals), torch.stack(zs)
+        with torch.no_grad():
+            fake = self.G(z)
+        r1_now = self._r1_due()
+        real_in = real.detach().requires_grad_(True) if r1_now else real
+        d_real, d_fake = self.D(real_in), self.D(fake)
+        loss = self._loss_d(d_real, d_fake)
+        if self.r1 is not None:
+            self._r1_calls += 1
+        if r1_now:  # each seed's D sees only its rows, so one grad gives every seed's penalty
+            (grad,) = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
+            penalty = grad.reshape(*grad.shape[:2], -1).pow(2).sum(2).mean(1)
+            loss = loss + 0.5 * self.r1.gamma * self.r1.every * penalty
+            self._r1_stat = penalty.detach()
+        self.D.zero_grad()
+        loss.sum().backward(inputs=list(self.D.params.values()))
+        for ctx in self.ctxs:
+            ctx.opt_d.step()
+        self._d_batch = (real, fake, d_real.detach(), d_fake.detach())
+        return loss.detach()
+
+    def g_step(self) -> torch.Tensor:
+        """One G step of every seed; returns the seeds' G losses ``(S,)``."""
+        fake = self.G(self._draw("z"))
+        loss = self._loss_g(self.D(fake))
+        self.G.zero_grad()
+        loss.sum().backward(inputs=list(self.G.params.values()))
+        for ctx in self.ctxs:
+            ctx.opt_g.step()
+        return loss.detach()
+
+    def step(self) -> None:
+        """``n_critic`` D steps and one G step of every seed, then each seed's after-step hooks."""
+        for _ in range(self.n_critic):
+            loss_d = self.d_step()
+        loss_g = self.g_step()
+        self._loss_sum.add_(loss_d).add_(loss_g)
+        for s, (t, ctx) in enumerate(zip(self.trainers, self.ctxs)):
+            ctx.step += 1
+            t.steps.losses = (loss_d[s], loss_g[s])
+            if self.r1 is not None and hasattr(self, "_r1_stat"):
+                ctx.stats["r1"] = self._r1_stat[s]
+            for hook in t.steps.table.after_step:
+                hook(ctx)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, steps: int | None = None) -> list[dict]:
+        """Train every seed to ``steps`` (default: the config's) in lock-step, logging,
+        checkpointing and evaluating each seed in its own run directory; returns the seeds'
+        final evaluations. Raises DivergenceError when a seed's losses turn non-finite."""
+        total = steps if steps is not None else self.ctxs[0].total_steps
+        self._r1_calls = self._r1_state()
+        with ExitStack() as stack:
+            for t in self.trainers:
+                t.ctx.total_steps = total
+                t.log.restart(t.ctx.step)
+                if t.writes:
+                    stack.enter_context(RunLock(t.run.lock))
+                    t._prepare_run_dir()
+                for cb in t.callbacks:
+                    cb.on_fit_start(t)
+            self._loop(total)
+            self._set_r1_state()
+            self.G.unbind()
+            self.D.unbind()
+            return [t._stopped() if t.should_stop else t._finish() for t in self.trainers]
+
+    def _loop(self, total: int) -> None:
+        c = self.ctxs[0].config
+        while self.ctxs[0].step < total:
+            self.step()
+            step = self.ctxs[0].step
+            at_log = step % c.log_every == 0 or step == total
+            at_ckpt = step % c.ckpt_every == 0 or step == total
+            if at_log or at_ckpt:
+                self._check_finite()
+            if at_log and self._d_batch is not None:
+                self._set_last_batches()
+            if at_ckpt:
+                self._set_r1_state()
+            with self._own_storage(at_ckpt):
+                for t in self.trainers:
+                    if at_log:
+                        t.log.log(t.ctx, t.steps)
+                    if t.writes and (step % c.sample_every == 0 or step == total):
+                        t._snapshot(step)
+                    for cb in t.callbacks:
+                        cb.on_step_end(t)
+                    if at_ckpt and t.run is not None:
+                        t.save_checkpoint()
+            if any(t.should_stop for t in self.trainers):
+                break
+
+    @contextmanager
+    def _own_storage(self, active: bool):
+        """While saving checkpoints, each seed's tensors own their storage (a view would
+        save the whole stacked tensor); the edits made inside (a rollback) are kept."""
+        if not active:
+            yield
+            return
+        self.G.unbind()
+        self.D.unbind()
+        try:
+            yield
+        finally:
+            for net in (self.G, self.D):
+                with torch.no_grad():
+                    for n, stacked in net.params.items():
+                        stacked.copy_(torch.stack([ps[n].detach() for ps in net._per_seed]))
+                net.bind()
+
+    def _check_finite(self) -> None:
+        bad = ~torch.isfinite(self._loss_sum)
+        for s in bad.nonzero().flatten().tolist():
+            self.trainers[s].steps.losses = (self._loss_sum[s], self._loss_sum[s])
+            self.G.unbind()
+            self.D.unbind()
+            self.trainers[s]._diverged()
+
+    def _set_last_batches(self) -> None:
+        """Each seed's last D batch (its slice of the stacked one), for D's accuracy in the log."""
+        real, fake, d_real, d_fake = self._d_batch
+        for s, ctx in enumerate(self.ctxs):
+            ctx.last_d_batch = Batch("d", real[s], fake[s], real[s], fake[s], d_real[s], d_fake[s])
+
+    def _r1_state(self) -> int:
+        states = [r[0].state_dict()["calls"] for r in self._r1_per_seed if r]
+        return states[0] if states else 0
+
+    def _set_r1_state(self) -> None:
+        for r in self._r1_per_seed:
+            if r:
+                r[0].load_state_dict({"calls": self._r1_calls})

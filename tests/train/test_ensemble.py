@@ -1,0 +1,88 @@
+"""Seeds trained together: each seed of a stacked ensemble ends where its solo run ends."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from modeguard import TrainConfig
+from modeguard.errors import ConfigError
+from modeguard.train import Trainer
+from modeguard.train.ensemble import Ensemble, parse_seeds, stackable
+
+RECIPE = "r1:gamma=0.1,ema:beta=0.999,lr-schedule:warmup=0:final=0.01"
+
+
+def _config(strategies: str, steps: int = 20, **kw) -> TrainConfig:
+    return TrainConfig(data="ring8", strategies=strategies, steps=steps, batch_size=64, progress=False,
+                       eval_samples=500, log_every=10, **kw)
+
+
+def _weights(trainer: Trainer) -> dict:
+    state = {f"G.{k}": v for k, v in trainer.ctx.G.state_dict().items()}
+    state |= {f"D.{k}": v for k, v in trainer.ctx.D.state_dict().items()}
+    state |= {f"eval_G.{k}": v for k, v in trainer.eval_generator().state_dict().items()}
+    return state
+
+
+@pytest.mark.parametrize("strategies", ["none", RECIPE, "r1:gamma=1:every=3,ema:beta=0.9"])
+def test_each_seed_of_an_ensemble_equals_its_solo_run(strategies, tmp_path):
+    seeds = [0, 1, 2]
+    ensemble = Ensemble(_config(strategies), seeds, run_dir=tmp_path / "together")
+    results = ensemble.fit()
+    for seed, trainer, result in zip(seeds, ensemble.trainers, results):
+        solo = Trainer(_config(strategies, seed=seed))
+        solo_result = solo.fit()
+        together, alone = _weights(trainer), _weights(solo)
+        assert together.keys() == alone.keys()
+        for name in alone:
+            torch.testing.assert_close(together[name], alone[name], rtol=1e-4, atol=1e-5, msg=name)
+        assert trainer.ctx.step == solo.ctx.step == 20
+        assert result["modes"] == solo_result["modes"]
+
+
+def test_the_seeds_differ_from_one_another(tmp_path):
+    ensemble = Ensemble(_config("none", steps=3), [0, 1])
+    ensemble.fit()
+    a, b = (_weights(t) for t in ensemble.trainers)
+    assert not torch.allclose(a["G.net.0.weight"], b["G.net.0.weight"])
+
+
+def test_each_seed_has_its_own_run_directory_that_resumes(tmp_path):
+    Ensemble(_config(RECIPE, steps=10), [3, 4], run_dir=tmp_path).fit()
+    for seed in (3, 4):
+        run = tmp_path / f"seed-{seed}"
+        assert (run / "config.yaml").exists() and (run / "eval.json").exists()
+        assert TrainConfig.load(run / "config.yaml").seed == seed
+        reopened = Trainer.open(run)
+        assert reopened.ctx.step == 10
+        assert reopened.config.seed == seed
+    # a checkpoint holds one seed's weights, not the whole stacked tensor
+    a = Trainer.open(tmp_path / "seed-3").ctx.G.state_dict()["net.0.weight"]
+    b = Trainer.open(tmp_path / "seed-4").ctx.G.state_dict()["net.0.weight"]
+    assert a.shape == b.shape and not torch.equal(a, b)
+
+
+def test_a_resumed_seed_continues_like_its_uninterrupted_solo_run(tmp_path):
+    no_schedule = "r1:gamma=0.1:every=3,ema:beta=0.99"  # a schedule's rates depend on the total steps
+    Ensemble(_config(no_schedule, steps=10, ckpt_every=5), [5, 6], run_dir=tmp_path).fit()
+    resumed = Trainer.resume(tmp_path / "seed-5", steps=20)
+    resumed.fit()
+    solo = Trainer(_config(no_schedule, seed=5))
+    solo.fit()
+    for name, value in _weights(solo).items():
+        torch.testing.assert_close(_weights(resumed)[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_strategies_that_do_not_stack_are_named():
+    ok, reason = stackable(_config("r1,pacgan"))
+    assert not ok and "pacgan" in reason
+    assert stackable(_config(RECIPE)) == (True, "")
+    with pytest.raises(ConfigError, match="pacgan"):
+        Ensemble(_config("r1,pacgan"), [0, 1])
+
+
+def test_seed_ranges_parse():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("0,2,5-6") == [0, 2, 5, 6]
+    with pytest.raises(ConfigError):
+        parse_seeds("3-1")
