@@ -33,10 +33,19 @@ How it decides (the healthy levels are learned online):
   only from a learned level of at least half the ideal one),
   or it is **stuck** below its ideal level (a known mode missing; coverage or diversity
   under half of real data's) while the run has made no progress for ``stall_steps`` (no
-  mode more, no clear rise of coverage, diversity or high-quality share), or, when
+  mode count rise beyond its sampling noise, no clear rise of coverage, diversity or
+  high-quality share), or, when
   ``total_steps`` is given, in the second half of the run, the figure's pace over the
   last ``stall_steps`` would not take it to that level by the end. A run still climbing
   fast enough towards all modes is not stuck; one that stopped, or crawls, is.
+- A run that **never found the modes** (a mode count of at least one but under ``far_below``
+  of real data's, a quarter by default) is stuck sooner: when its mode count has not risen
+  beyond sampling noise for ``far_stall`` of ``stall_steps`` (half by default; whatever the
+  other figures do, which wander on such a run), so the default callback confirms it by a
+  quarter of the run.
+- Progress of a mode count is a rise of more than ``progress_sigmas`` standard deviations of
+  its sampling noise at its level (and at least one mode): a collapsed generator's count of
+  2-30 of 1000 modes wanders by a few modes from check to check, which is no progress.
 - Persistence: the first bad reading opens an episode (``collapse_suspected``); the
   episode is confirmed (``collapse_confirmed``) at ``patience`` bad readings, and closed
   (``recovered``) by ``recover_after`` good readings in a row. One good reading between
@@ -153,7 +162,8 @@ class CollapseMonitor:
                  recover_after: int = 2, modes_tol: float = 0.05, coverage_tol: float = 0.25,
                  diversity_tol: float = 0.3, ideal_modes_tol: float = 0.03, ideal_tol: float = 0.5,
                  mode_share: float = 0.1, d_overpower: float = 0.95, k: int = 5, max_samples: int = 2000,
-                 uneven_sigma: float = 1.0, seed: int = 0):
+                 uneven_sigma: float = 1.0, far_below: float = 0.25, far_stall: float = 0.5,
+                 progress_sigmas: float = 3.0, seed: int = 0):
         self.reference = _as_2d(reference, "reference")
         if len(self.reference) <= 2 * (k + 1):
             raise ConfigError(f"reference needs more than {2 * (k + 1)} samples, got {len(self.reference)}")
@@ -187,6 +197,7 @@ class CollapseMonitor:
         self.ideal_modes_tol, self.ideal_tol = ideal_modes_tol, ideal_tol
         self.mode_share, self.d_overpower, self.k, self.max_samples = mode_share, d_overpower, k, max_samples
         self.uneven_sigma = float(uneven_sigma)
+        self.far_below, self.far_stall, self.progress_sigmas = float(far_below), float(far_stall), float(progress_sigmas)
         self._gen = torch.Generator().manual_seed(seed)
         self._ref_spread = mean_pairwise_distance(self.reference[torch.randperm(len(self.reference),
                                                                                   generator=self._gen)])
@@ -206,6 +217,7 @@ class CollapseMonitor:
         self.best: dict[str, float] = {}
         self.progress_step: int | None = None  # when some figure last made real progress
         self.progress_ref: dict[str, float] = {}  # the levels that progress was measured from
+        self.figure_progress: dict[str, int] = {}  # when each figure last made real progress
         self.held_history: list[tuple[int, dict]] = []  # (step, held levels) for the pace test
         self.last_values: dict[str, float] = {}  # the trigger figures of the last reading
         self.previous: dict[str, float] = {}
@@ -224,6 +236,7 @@ class CollapseMonitor:
         """JSON-serialisable state (the learned levels and any open episode)."""
         return {"best": dict(self.best), "progress_step": self.progress_step,
                 "progress_ref": dict(self.progress_ref), "previous": dict(self.previous),
+                "figure_progress": dict(self.figure_progress),
                 "held_history": [[st, dict(h)] for st, h in self.held_history],
                 "last_values": dict(self.last_values),
                 "episode": dict(self.episode) if self.episode else None, "figure_since": dict(self.figure_since),
@@ -237,6 +250,7 @@ class CollapseMonitor:
         self.best = {k: float(v) for k, v in state.get("best", {}).items()}
         self.progress_step = state.get("progress_step")
         self.progress_ref = {k: float(v) for k, v in state.get("progress_ref", {}).items()}
+        self.figure_progress = {k: int(v) for k, v in state.get("figure_progress", {}).items()}
         self.held_history = [(int(st), {k: float(v) for k, v in h.items()}) for st, h in state.get("held_history", [])]
         self.last_values = {k: float(v) for k, v in state.get("last_values", {}).items()}
         self.previous = {k: float(v) for k, v in state.get("previous", {}).items()}
@@ -357,6 +371,22 @@ class CollapseMonitor:
         _, noise, uneven = self._mode_count_stats(n)
         return min(ideal - self._modes_margin(ideal, self.ideal_modes_tol, n), uneven - 3.0 * noise)
 
+    def _modes_progress_margin(self, level: float, n: int) -> float:
+        """How far a mode count must rise above ``level`` to be progress: one mode, or
+        ``progress_sigmas`` standard deviations of its sampling noise at that level. The noise
+        is the binomial bound sqrt(c (1 - c/K)) of a count c of K modes, scaled by how noisy
+        real data's own count is against the same bound (~1 with 1000 modes in 1000 samples,
+        where every mode is alive by chance; ~0 with a few well-fed modes, where a mode more
+        is a real one)."""
+        ideal, noise, _ = self._mode_count_stats(n)
+        k = self.num_modes
+
+        def bound(c: float) -> float:
+            return math.sqrt(max(c, 0.0) * max(1.0 - c / k, 0.0))
+
+        scale = min(1.0, noise / bound(ideal)) if bound(ideal) > 0 else 0.0
+        return max(0.5, self.progress_sigmas * scale * bound(max(level, 1.0)))
+
     def _modes_margin(self, level: float, tol: float, n: int) -> float:
         """How far the mode count may sit below ``level`` before it is bad: one mode, ``tol``
         of them, or three standard deviations of its sampling noise, whichever is largest."""
@@ -433,8 +463,8 @@ class CollapseMonitor:
                 if value < threshold - 1e-9:
                     found = Evidence(name, value, ideal, threshold, (ideal - value) / max(ideal, 1e-12),
                                      basis="ideal")
-                    stalled_since = self.progress_step if self.progress_step is not None else r.step
-                    if past_warmup and r.step - stalled_since >= self.stall_steps:
+                    stalled_since, window = self._stall_clock(name, value, ideal, r.step)
+                    if past_warmup and r.step - stalled_since >= window:
                         active, found.note = True, f"no progress since step {stalled_since}"
                     elif past_warmup:
                         projected = self._projected(name, r.step)
@@ -451,6 +481,14 @@ class CollapseMonitor:
             if alarms and active:
                 raising.append(found)
         return raising, all_bad
+
+    def _stall_clock(self, name: str, value: float, ideal: float, step: int) -> tuple[int, float]:
+        """(the step the stall is counted from, the steps of no progress that make it stuck).
+        A mode count that never got off the floor (at least one mode, under ``far_below`` of
+        real data's) answers for itself, over the shorter ``far_stall`` window."""
+        if name == "modes" and 1.0 <= value < self.far_below * ideal:
+            return self.figure_progress.get("modes", step), self.far_stall * self.stall_steps
+        return (self.progress_step if self.progress_step is not None else step), self.stall_steps
 
     def _projected(self, name: str, step: int) -> float | None:
         """Where the figure's held level gets by the end of the run at its pace over the last
@@ -472,7 +510,8 @@ class CollapseMonitor:
 
     def _learn(self, r: Reading) -> None:
         """Raise learned levels to what the run held for two readings in a row, and restart
-        the stall clock when any figure made real progress (a mode more, or +5% and +0.02)."""
+        the stall clock when any figure made real progress (a mode count beyond its sampling
+        noise, or +5% and +0.02)."""
         for name in PROGRESS_FIGURES:
             if name not in r.figures:
                 continue
@@ -484,10 +523,11 @@ class CollapseMonitor:
                 if name in COLLAPSE_FIGURES:
                     self.best[name] = max(self.best.get(name, -math.inf), held)
                 ref = self.progress_ref.get(name)
-                margin = 0.5 if name == "modes" else max(0.05 * abs(ref or 0.0), 0.02)
+                margin = (self._modes_progress_margin(ref or 0.0, int(r.figures["n"])) if name == "modes"
+                          else max(0.05 * abs(ref or 0.0), 0.02))
                 if ref is None or held > ref + margin:
                     self.progress_ref[name] = held
-                    self.progress_step = r.step
+                    self.progress_step = self.figure_progress[name] = r.step
             self.previous[name] = value
         if self.progress_step is None:
             self.progress_step = r.step

@@ -317,3 +317,46 @@ def test_a_run_crawling_too_slowly_to_cover_every_mode_is_flagged_in_its_second_
     assert len(slow) == 1 and 5000 <= slow[0].step <= 5600
     assert "at its pace it would reach" in slow[0].message
     assert [e for e in run(1200) if e.kind == "collapse_confirmed"] == []  # all 8 by step 7200
+
+
+def _stacked_run(modes_at, seed=21, n=1000, total=10000):
+    """Confirmations of a 1000-mode run checked like the trainer's callback does (1000 fakes,
+    a check every 2%, warm-up 10%, stall window 25%), ``modes_at(step, rng)`` giving the modes
+    the generator draws from at each check (uniformly)."""
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((1000, 4))
+    mon = CollapseMonitor(ref, num_modes=1000, warmup_steps=total // 10, stall_steps=total // 4, total_steps=total)
+    confirmed = []
+    for step in range(total // 50, total + 1, total // 50):
+        modes = rng.choice(1000, size=modes_at(step, rng), replace=False)
+        events = mon.update(step, rng.standard_normal((n, 4)), fake_modes=rng.choice(modes, size=n))
+        confirmed += [e for e in events if e.kind == "collapse_confirmed"]
+    return confirmed
+
+
+#: distinct label triples of 10,000 samples at checks 200, 400, ... 3000 of the three plain
+#: (``none``) stacked-digits runs of the detection table (benchmarks/results/monitor-detect.jsonl)
+PLAIN_STACKED_MODES = [[4, 2, 6, 4, 2, 5, 7, 3, 5, 2, 1, 5, 7, 2, 18],
+                       [7, 10, 7, 8, 6, 2, 12, 3, 2, 2, 3, 8, 6, 23, 9],
+                       [6, 3, 6, 3, 7, 11, 4, 3, 8, 4, 2, 9, 5, 2, 1]]
+
+
+@pytest.mark.parametrize("series", PLAIN_STACKED_MODES)
+def test_a_run_that_never_found_the_modes_is_confirmed_by_a_quarter_of_the_run(series):
+    # a collapsed generator whose count wanders by sampling noise and drift: no progress
+    confirmed = _stacked_run(lambda step, rng: series[min(step // 200, len(series)) - 1])
+    assert confirmed and confirmed[0].step <= 2500
+    assert confirmed[0].evidence[0].figure == "modes" and "no progress" in confirmed[0].message
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_slowly_but_genuinely_improving_many_mode_run_is_not_stuck(seed):
+    # from 20 modes to ~700 over the run (about 14 modes more per check)
+    assert _stacked_run(lambda step, rng: 20 + step * 7 // 100, seed=seed) == []
+
+
+def test_a_healthy_run_that_takes_off_after_the_warm_up_is_not_stuck():
+    # a few modes until 14% of the run, then every mode within a few checks
+    assert _stacked_run(lambda step, rng: int(rng.integers(1, 4)) if step < 1400
+                        else min(1000, 100 * 2 ** ((step - 1400) // 200))) == []
+
