@@ -22,11 +22,13 @@ Sections (pick any; none given = ``--step``):
     torch.profiler over ModeGuard's ``train_step`` and the hand loop: operator calls and self
     CPU time per step, the operators where ModeGuard spends more listed first.
 ``--seeds-together``
-    Per-seed throughput of N seeds trained in one process: a stub until ``modeguard.train``
-    exposes an ensemble trainer.
+    Per-seed throughput (CPU-s per seed-step) of ``--together`` seeds of the recipe trained in
+    one process as a stacked ensemble (:mod:`modeguard.train.ensemble`) against one
+    ``Trainer`` per seed, in interleaved rounds; the ratio is the median per-round ratio.
 
     python benchmarks/speed.py --step [--rounds 8 --steps 300]
     python benchmarks/speed.py --profile [--steps 200]
+    python benchmarks/speed.py --seeds-together [--together 8 --rounds 4 --steps 100]
     python benchmarks/speed.py --time-to-quality --data ring8 --seeds 10 [--strategies ... --train-steps N]
 
 Tables go to stdout and ``benchmarks/results/speed-<section>.md`` / ``.csv``.
@@ -53,6 +55,7 @@ from modeguard.config import TrainConfig
 from modeguard.data import resolve_data
 from modeguard.models import build_models, spec_for
 from modeguard.train import Callback, Trainer
+from modeguard.train.ensemble import Ensemble, stackable
 
 RECIPE = "r1:gamma=0.1,ema:beta=0.999,lr-schedule:warmup=0:final=0.01"
 GAMMA, EMA_BETA, LR_FINAL = 0.1, 0.999, 0.01
@@ -532,12 +535,44 @@ def quality_section(args) -> list[dict]:
 
 # ---------------------------------------------------------------------------- --seeds-together
 def seeds_together_section(args) -> None:
-    from modeguard import train as train_pkg
-
-    if not hasattr(train_pkg, "EnsembleTrainer"):
-        print("seeds together: not built yet (modeguard.train exposes no ensemble trainer)")
+    """CPU-s per seed-step of ``--together`` seeds of the recipe trained as one stacked
+    :class:`~modeguard.train.ensemble.Ensemble` against the same seeds each trained by its own
+    :class:`Trainer` (what one process per seed computes, less each process's start-up), in
+    interleaved rounds whose order alternates. Prints and saves ``speed-together``."""
+    n = args.together
+    config = lambda seed=0: TrainConfig(data="ring8", strategies=RECIPE, model="mlp", batch_size=BATCH,  # noqa: E731
+                                        lr_g=LR, lr_d=LR, steps=SCHEDULE_STEPS, seed=seed, progress=False)
+    ok, reason = stackable(config())
+    if not ok:
+        print(f"seeds together: the recipe does not stack ({reason})")
         return
-    print("seeds together: modeguard.train has an ensemble trainer, but this section is not built yet")
+    ensemble = Ensemble(config(), list(range(n)))
+    solos = [Trainer(config(seed)) for seed in range(n)]
+    contenders = {
+        "one Trainer per seed": lambda: [t.train_step() for t in solos],
+        f"{n} seeds stacked": ensemble.step,
+    }
+    for run in contenders.values():  # first-step set-up (optimizer state) out of the timing
+        for _ in range(args.warmup):
+            run()
+    per_seed_step = {name: [] for name in contenders}
+    for r in range(args.rounds):
+        order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            c0 = time.process_time()
+            for _ in range(args.steps):
+                contenders[name]()
+            per_seed_step[name].append((time.process_time() - c0) / (args.steps * n))
+    solo, stacked = per_seed_step["one Trainer per seed"], per_seed_step[f"{n} seeds stacked"]
+    ratios = [a / b for a, b in zip(solo, stacked)]
+    rows = [{"contender": name, "seeds": n, "ms_per_seed_step_median": round(1e3 * statistics.median(v), 3),
+             "seed_steps_per_cpu_s": round(1 / statistics.median(v), 1)} for name, v in per_seed_step.items()]
+    rows.append({"contender": "speed-up (per-seed throughput, stacked / solo)", "seeds": n,
+                 "ms_per_seed_step_median": None, "seed_steps_per_cpu_s": round(statistics.median(ratios), 3)})
+    notes = [f"recipe {RECIPE}, mlp, batch {BATCH}, ring8; {args.rounds} interleaved rounds of {args.steps} "
+             f"steps, {torch.get_num_threads()} torch thread(s); CPU-s of this process (time.process_time)",
+             f"per-round ratios: {', '.join(f'{x:.2f}' for x in ratios)}"]
+    write_table("together", rows, notes)
 
 
 # ---------------------------------------------------------------------------- output
@@ -571,7 +606,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--step", action="store_true", help="time one step against the hand loop and JAX")
     p.add_argument("--time-to-quality", action="store_true", help="CPU-s per seed until the targets are met")
-    p.add_argument("--seeds-together", action="store_true", help="N seeds in one process (stub)")
+    p.add_argument("--seeds-together", action="store_true", help="N seeds stacked in one process against one Trainer per seed")
+    p.add_argument("--together", type=int, default=8, help="seeds trained together by --seeds-together")
     p.add_argument("--profile", action="store_true", help="torch.profiler: ModeGuard's step against the hand loop")
     p.add_argument("--top", type=int, default=25, help="operators listed by --profile")
     p.add_argument("--rounds", type=int, default=8)

@@ -159,6 +159,8 @@ class Ensemble:
         self.n, self.n_critic = c.batch_size, c.n_critic
         self._loss_sum = torch.zeros(len(self.seeds))
         self._d_batch: tuple | None = None
+        self._r1_calls = self._r1_state()
+        self._r1_stat: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ one step
     def _draw(self, what: str) -> torch.Tensor:
@@ -216,7 +218,7 @@ class Ensemble:
         for s, (t, ctx) in enumerate(zip(self.trainers, self.ctxs)):
             ctx.step += 1
             t.steps.losses = (loss_d[s], loss_g[s])
-            if self.r1 is not None and hasattr(self, "_r1_stat"):
+            if self._r1_stat is not None:
                 ctx.stats["r1"] = self._r1_stat[s]
             for hook in t.steps.table.after_step:
                 hook(ctx)
