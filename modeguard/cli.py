@@ -50,6 +50,8 @@ TRAIN_FLAGS = {
     "beta2": (float, "Adam beta2, in [0, 1) (default: 0.999)"),
     "n_critic": (int, "D steps per G step (default: 1)"),
     "seed": (int, "random seed, 0 to 2^32-1 (default: 0)"),
+    "data_limit": (int, "train on N training images (or points) drawn with the seed; held-out data stays whole "
+                        "(default: all)"),
     "device": (str, "auto, cpu, cuda or cuda:N (default: auto, CUDA where PyTorch sees it)"),
     "threads": (int, "PyTorch CPU threads, at most 4 per CPU (default: 1)"),
     "log_every": (int, "steps between rows of metrics.jsonl (default: 100)"),

@@ -41,6 +41,8 @@ class TrainConfig:
     beta2: float = 0.999
     n_critic: int = 1
     seed: int = 0
+    #: train on this many training samples drawn with ``seed`` (None: all; see modeguard.data.limit)
+    data_limit: int | None = None
     device: str = "auto"
     amp: bool = False
     threads: int = 1
@@ -113,7 +115,7 @@ class TrainConfig:
             if name == "batch_size" and self.batch_size is None:  # filled in by for_kind
                 continue
             _check_int(name, getattr(self, name), low=1 if name != "max_heals" else 0)
-        for name in ("steps", "sample_every", "ckpt_every"):
+        for name in ("steps", "sample_every", "ckpt_every", "data_limit"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), low=1)
         _check_int("monitor_every", self.monitor_every, low=0)
@@ -268,7 +270,7 @@ def _strategies_as_data(value):
 # ---------------------------------------------------------------- resuming
 #: settings that make a run what it is: a resume that changed one would describe a run that never happened
 IDENTITY_KEYS = ("data", "model", "model_options", "loss", "strategies", "seed", "batch_size", "lr_g", "lr_d",
-                 "beta1", "beta2", "n_critic", "heal_ladder", "max_heals")
+                 "beta1", "beta2", "n_critic", "heal_ladder", "max_heals", "data_limit")
 #: settings a resume may change (how long, how often to log / check / save, where it runs)
 RESUMABLE_KEYS = ("steps", "device", "amp", "threads", "log_every", "sample_every", "ckpt_every",
                   "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard",

@@ -16,6 +16,7 @@ tanh generator emits); data space is float32 numpy in [0, 1].
 """
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 from pathlib import Path
@@ -29,6 +30,7 @@ from sklearn.model_selection import train_test_split
 from ..errors import DataError
 from .base import Dataset
 from .idx import SPLIT_FILES, find_idx_file, load_idx_split
+from .limit import limit_indices
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 DEFAULT_IMAGE_SIZE = 32
@@ -79,6 +81,16 @@ class ImageSet(Dataset):
         """``n`` train images ``(n, C, H, W)`` float32 in [-1, 1], drawn with replacement."""
         idx = torch.randint(len(self._pixels), (n,), generator=generator)
         return pixels_to_model_space(self._pixels[idx])
+
+    def limited(self, n: int, seed: int) -> "ImageSet":
+        """This set training on ``n`` of its train images drawn with ``seed`` (their indices
+        in ``training_indices``); the held-out split and the arrays the mode classifier
+        learns from stay whole. Raises :class:`ConfigError` for n < 1 or n > the train split."""
+        idx = limit_indices(len(self.train_images), n, seed, "images")
+        out = copy.copy(self)
+        out._pixels = self._pixels[torch.from_numpy(idx)]
+        out.training_indices = idx
+        return out
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
         """Model-space images ``(n, C, H, W)`` in [-1, 1] -> float32 numpy in [0, 1]."""

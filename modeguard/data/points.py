@@ -6,6 +6,7 @@ Points are standardised per dimension for training and mapped back for sampling.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 
 from ..errors import DataError
 from .base import Dataset, MixtureModes
+from .limit import limit_indices
 
 
 class PointSet(Dataset):
@@ -32,11 +34,21 @@ class PointSet(Dataset):
         self.scale = points.std(axis=0)
         self.scale[self.scale == 0] = 1.0
         self._points = torch.as_tensor((points - self.mean) / self.scale, dtype=torch.float32)
+        self._train = self._points  # what training draws from (fewer with a data limit)
+
+    def limited(self, n: int, seed: int) -> "PointSet":
+        """This set training on ``n`` of its points drawn with ``seed`` (indices in
+        ``training_indices``); the standardisation and the reference stay the whole set's.
+        Raises :class:`ConfigError` for n < 1 or n > the number of points."""
+        idx = limit_indices(len(self._points), n, seed, "points")
+        out = copy.copy(self)
+        out._train, out.training_indices = self._points[torch.from_numpy(idx)], idx
+        return out
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` points ``(n, d)`` float32 drawn with replacement, in model space."""
-        idx = torch.randint(len(self._points), (n,), generator=generator)
-        return self._points[idx]
+        idx = torch.randint(len(self._train), (n,), generator=generator)
+        return self._train[idx]
 
     def to_data_space(self, x: torch.Tensor) -> np.ndarray:
         """Model-space ``(n, d)`` -> float64 numpy ``(n, d)`` in the points' own units."""

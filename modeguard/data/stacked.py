@@ -9,6 +9,8 @@ Specs: ``stacked-digits`` (3 x 8 x 8 from scikit-learn digits), ``stacked-mnist:
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -16,6 +18,7 @@ from ..errors import DataError
 from .base import Dataset
 from .images import ImageSet, load_digits_set, load_fashion_mnist, load_mnist_format, pixels_to_model_space, \
     to_unit_range
+from .limit import limit_indices
 
 CHANNELS = 3
 
@@ -42,6 +45,16 @@ class StackedImages(Dataset):
         self.num_modes = self.channel_classes ** CHANNELS
         self._pixels = torch.from_numpy(np.ascontiguousarray(base.train_images[:, 0]))  # (N, H, W)
         self._labels = torch.from_numpy(np.ascontiguousarray(base.train_labels))
+
+    def limited(self, n: int, seed: int) -> "StackedImages":
+        """This set drawing its stacks from ``n`` of the base set's train images, chosen with
+        ``seed`` (indices in ``training_indices``); the held-out images stay whole.
+        Raises :class:`ConfigError` for n < 1 or n > the base's train split."""
+        idx = limit_indices(len(self._pixels), n, seed, "base images")
+        out = copy.copy(self)
+        keep = torch.from_numpy(idx)
+        out._pixels, out._labels, out.training_indices = self._pixels[keep], self._labels[keep], idx
+        return out
 
     def sample_with_labels(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x (n, 3, H, W) in [-1, 1], labels (n, 3) int64)``."""

@@ -5,6 +5,7 @@ import torch
 
 from ..config import TrainConfig
 from ..data import Dataset, as_dataset, resolve_data
+from ..data.limit import limit_data
 from ..distributed import from_env
 from ..errors import ConfigError
 from ..losses import get_loss
@@ -53,6 +54,7 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
     elif not isinstance(data, Dataset):
         data = as_dataset(data, name=config.data if isinstance(config.data, str) else "data")
     c = resolve_config(config, data)
+    data = limit_data(data, c.data_limit, c.seed)
     torch.set_num_threads(c.threads)
     strategies = parse_strategies(c.strategies)
     for s in strategies:
