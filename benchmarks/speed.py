@@ -539,8 +539,8 @@ def seeds_together_section(args) -> None:
     :class:`~modeguard.train.ensemble.Ensemble` against the same seeds each trained by its own
     :class:`Trainer` (what one process per seed computes, less each process's start-up), in
     interleaved rounds whose order alternates. Prints and saves ``speed-together``."""
-    n = args.together
-    config = lambda seed=0: TrainConfig(data="ring8", strategies=RECIPE, model="mlp", batch_size=BATCH,  # noqa: E731
+    n, batch = args.together, args.batch or BATCH
+    config = lambda seed=0: TrainConfig(data="ring8", strategies=RECIPE, model="mlp", batch_size=batch,  # noqa: E731
                                         lr_g=LR, lr_d=LR, steps=SCHEDULE_STEPS, seed=seed, progress=False)
     ok, reason = stackable(config())
     if not ok:
@@ -569,10 +569,10 @@ def seeds_together_section(args) -> None:
              "seed_steps_per_cpu_s": round(1 / statistics.median(v), 1)} for name, v in per_seed_step.items()]
     rows.append({"contender": "speed-up (per-seed throughput, stacked / solo)", "seeds": n,
                  "ms_per_seed_step_median": None, "seed_steps_per_cpu_s": round(statistics.median(ratios), 3)})
-    notes = [f"recipe {RECIPE}, mlp, batch {BATCH}, ring8; {args.rounds} interleaved rounds of {args.steps} "
+    notes = [f"recipe {RECIPE}, mlp, batch {batch}, ring8; {args.rounds} interleaved rounds of {args.steps} "
              f"steps, {torch.get_num_threads()} torch thread(s); CPU-s of this process (time.process_time)",
              f"per-round ratios: {', '.join(f'{x:.2f}' for x in ratios)}"]
-    write_table("together", rows, notes)
+    write_table(f"together-b{batch}", rows, notes)
 
 
 # ---------------------------------------------------------------------------- output

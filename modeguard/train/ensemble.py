@@ -105,6 +105,13 @@ class _StackedNet:
                 ps[n].data = stacked.detach()[s]
                 ps[n].grad = stacked.grad[s]
 
+    @torch.no_grad()
+    def restack(self) -> None:
+        """Copy the seeds' own parameters back into the stacked tensors and bind them again."""
+        for n, stacked in self.params.items():
+            stacked.copy_(torch.stack([ps[n].detach() for ps in self._per_seed]))
+        self.bind()
+
     def unbind(self) -> None:
         """Give every seed's parameters storage of their own (same values)."""
         for ps in self._per_seed:
@@ -116,10 +123,41 @@ class _StackedNet:
         """Zero the stacked grads in place (the seeds' grad views stay valid)."""
         torch._foreach_zero_([p.grad for p in self.params.values()])
 
-    def set_requires_grad(self, flag: bool) -> None:
-        """Freeze (False) or unfreeze the stacked parameters."""
-        for p in self.params.values():
-            p.requires_grad_(flag)
+    # one fused Adam over the stacked tensors does every seed's update in one call: Adam is
+    # elementwise and the seeds share their hyperparameters and step count
+    def build_optimizer(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """The stacked Adam, with the hyperparameters (and any state) of the seeds' own ones."""
+        first = optimizers[0]
+        group = {k: v for k, v in first.param_groups[0].items() if k in first.defaults}  # not a schedule's keys
+        self.adam = torch.optim.Adam(list(self.params.values()), **group)
+        self.read_optimizer_states(optimizers)
+
+    def read_optimizer_states(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """Stack the seeds' own Adam moments into the stacked Adam (where every seed has them:
+        a resumed or rolled-back run)."""
+        if all(len(opt.state) == len(self.params) for opt in optimizers):
+            for n, stacked in self.params.items():
+                seeds = [opt.state[ps[n]] for opt, ps in zip(optimizers, self._per_seed)]
+                self.adam.state[stacked] = {"step": seeds[0]["step"].clone(),
+                                            **{k: torch.stack([st[k] for st in seeds])
+                                               for k in ("exp_avg", "exp_avg_sq")}}
+
+    def optimizer_step(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """One Adam update of every seed at the first seed's current learning rate (a
+        schedule sets the same rate in every seed's optimizer)."""
+        self.adam.param_groups[0]["lr"] = optimizers[0].param_groups[0]["lr"]
+        self.adam.step()
+
+    def write_optimizer_states(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """Copy each seed's slice of the stacked Adam state into the seed's own optimizer (for
+        its checkpoint; tensors of its own, not views)."""
+        for n, stacked in self.params.items():
+            state = self.adam.state.get(stacked)
+            if not state:
+                continue
+            for s, (opt, ps) in enumerate(zip(optimizers, self._per_seed)):
+                opt.state[ps[n]] = {"step": state["step"].clone(), "exp_avg": state["exp_avg"][s].clone(),
+                                    "exp_avg_sq": state["exp_avg_sq"][s].clone()}
 
 
 class Ensemble:
@@ -150,6 +188,10 @@ class Ensemble:
             raise ConfigError("seeds cannot train together under torchrun")
         self.G = _StackedNet([ctx.G for ctx in self.ctxs])
         self.D = _StackedNet([ctx.D for ctx in self.ctxs])
+        self.opt_g = [ctx.opt_g for ctx in self.ctxs]
+        self.opt_d = [ctx.opt_d for ctx in self.ctxs]
+        self.G.build_optimizer(self.opt_g)
+        self.D.build_optimizer(self.opt_d)
         self.loss = self.ctxs[0].loss
         self._loss_d = torch.vmap(self.loss.d)
         self._loss_g = torch.vmap(self.loss.g)
@@ -194,8 +236,7 @@ class Ensemble:
             self._r1_stat = penalty.detach()
         self.D.zero_grad()
         loss.sum().backward(inputs=list(self.D.params.values()))
-        for ctx in self.ctxs:
-            ctx.opt_d.step()
+        self.D.optimizer_step(self.opt_d)
         self._d_batch = (real, fake, d_real.detach(), d_fake.detach())
         return loss.detach()
 
@@ -205,8 +246,7 @@ class Ensemble:
         loss = self._loss_g(self.D(fake))
         self.G.zero_grad()
         loss.sum().backward(inputs=list(self.G.params.values()))
-        for ctx in self.ctxs:
-            ctx.opt_g.step()
+        self.G.optimizer_step(self.opt_g)
         return loss.detach()
 
     def step(self) -> None:
@@ -240,9 +280,7 @@ class Ensemble:
                 for cb in t.callbacks:
                     cb.on_fit_start(t)
             self._loop(total)
-            self._set_r1_state()
-            self.G.unbind()
-            self.D.unbind()
+            self._release()
             return [t._stopped() if t.should_stop else t._finish() for t in self.trainers]
 
     def _loop(self, total: int) -> None:
@@ -256,8 +294,6 @@ class Ensemble:
                 self._check_finite()
             if at_log and self._d_batch is not None:
                 self._set_last_batches()
-            if at_ckpt:
-                self._set_r1_state()
             with self._own_storage(at_ckpt):
                 for t in self.trainers:
                     if at_log:
@@ -278,23 +314,29 @@ class Ensemble:
         if not active:
             yield
             return
-        self.G.unbind()
-        self.D.unbind()
+        self._release()
         try:
             yield
         finally:
-            for net in (self.G, self.D):
-                with torch.no_grad():
-                    for n, stacked in net.params.items():
-                        stacked.copy_(torch.stack([ps[n].detach() for ps in net._per_seed]))
-                net.bind()
+            for net, opts in ((self.G, self.opt_g), (self.D, self.opt_d)):
+                net.restack()
+                net.read_optimizer_states(opts)
+            self._r1_calls = self._r1_state()
+
+    def _release(self) -> None:
+        """Hand each seed its own weights, optimizer moments and R1 count (for its checkpoint
+        or for use after training)."""
+        self._set_r1_state()
+        self.G.write_optimizer_states(self.opt_g)
+        self.D.write_optimizer_states(self.opt_d)
+        self.G.unbind()
+        self.D.unbind()
 
     def _check_finite(self) -> None:
         bad = ~torch.isfinite(self._loss_sum)
         for s in bad.nonzero().flatten().tolist():
             self.trainers[s].steps.losses = (self._loss_sum[s], self._loss_sum[s])
-            self.G.unbind()
-            self.D.unbind()
+            self._release()
             self.trainers[s]._diverged()
 
     def _set_last_batches(self) -> None:
