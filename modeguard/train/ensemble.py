@@ -3,9 +3,9 @@
 Each seed is a full :class:`~modeguard.train.trainer.Trainer` (its own RNG stream, models
 initialised with its seed, optimizers, run directory, logs, checkpoints and evaluation).
 The ensemble stacks the seeds' G and D parameters into ``(S, ...)`` tensors and rebinds each
-seed's parameters to views of them, so one batched forward/backward (``torch.vmap`` over
-``torch.func.functional_call``) computes every seed's gradients, and each seed's own fused
-Adam steps its own slice in place. Adam is elementwise and each seed's D sees only its own
+seed's parameters to views of them, so one batched forward/backward (a ``baddbmm`` per
+Linear layer) computes every seed's gradients, and one fused Adam over the stacked tensors
+updates every seed (each seed's moments are handed to its own optimizer for checkpoints). Adam is elementwise and each seed's D sees only its own
 rows, so a seed's result equals its solo run up to float rounding.
 
 Only some strategies are stacked (:data:`STACKED_STRATEGIES`); :func:`stackable` says
@@ -13,18 +13,19 @@ whether a config is, and why not. The rest train one process per seed.
 """
 from __future__ import annotations
 
-import copy
+import functools
 import dataclasses
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
-from torch.func import functional_call
+from torch import nn
 
 from ..config import TrainConfig
 from ..data import resolve_data
 from ..errors import ConfigError
 from ..lock import RunLock
+from ..models import HeadedDiscriminator, MLPGenerator
 from ..strategies import parse_strategies
 from .assembly import resolve_config
 from .objective import Batch
@@ -50,6 +51,8 @@ def stackable(config: TrainConfig) -> tuple[bool, str]:
         return False, f"strategies {', '.join(others)} are not stacked (stacked: {', '.join(sorted(STACKED_STRATEGIES))})"
     if c.model not in STACKED_MODELS:
         return False, f"model {c.model!r} is not stacked (stacked: {', '.join(sorted(STACKED_MODELS))})"
+    if any(c.model_options.get(k) for k in ("g_batchnorm", "d_batchnorm")):
+        return False, "batch norm is not stacked (its batch statistics mix the seeds' rows)"
     if c.amp:
         return False, "amp (bf16 autocast) is not stacked"
     return True, ""
@@ -70,6 +73,39 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
+#: layers that act on each row alone, so they run unchanged on ``(S, n, h)``
+_ROWWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.Identity)
+
+
+def _batched_layers_only(module: nn.Module) -> bool:
+    """Whether :func:`_batched_forward` knows every layer of ``module``."""
+    if isinstance(module, (nn.Linear, *_ROWWISE)):
+        return True
+    if isinstance(module, nn.Flatten):
+        return module.start_dim == 1 and module.end_dim == -1
+    if isinstance(module, (nn.Sequential, MLPGenerator, HeadedDiscriminator)):
+        return all(_batched_layers_only(m) for m in module.children())
+    return False
+
+
+def _batched_forward(module: nn.Module, params: dict, x: torch.Tensor, prefix: str = "") -> torch.Tensor:
+    """``module``'s forward on ``x`` ``(S, n, ...)`` with the stacked ``params`` (``(S, ...)``
+    per name): each Linear is one ``baddbmm`` (the bias add fused, which vmap's linear is not)."""
+    if isinstance(module, nn.Linear):
+        w, b = params[prefix + "weight"], params.get(prefix + "bias")
+        return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
+    if isinstance(module, nn.Flatten):
+        return x.flatten(2)
+    if isinstance(module, MLPGenerator):
+        out = _batched_forward(module.net, params, x, prefix + "net.")
+        return out.reshape(*x.shape[:2], *module.out_shape)
+    if isinstance(module, (nn.Sequential, HeadedDiscriminator)):  # children in forward order
+        for name, child in module.named_children():
+            x = _batched_forward(child, params, x, f"{prefix}{name}.")
+        return x
+    return module(x)
+
+
 class _StackedNet:
     """The seeds' copies of one network as ``(S, ...)`` parameter tensors.
 
@@ -79,10 +115,10 @@ class _StackedNet:
     """
 
     def __init__(self, modules: list[torch.nn.Module]):
-        if any(True for _ in modules[0].buffers()):
-            raise ConfigError("models with buffers (batch norm) are not stacked")
+        if any(True for _ in modules[0].buffers()) or not _batched_layers_only(modules[0]):
+            raise ConfigError(f"{type(modules[0]).__name__} has layers the ensemble does not stack "
+                              "(batch norm, batch-level layers)")
         self.modules = modules
-        self.base = copy.deepcopy(modules[0]).to("meta")
         names = [n for n, p in modules[0].named_parameters() if p.requires_grad]
         per_seed = [dict(m.named_parameters()) for m in modules]
         self.params = {n: torch.stack([ps[n].detach() for ps in per_seed]).requires_grad_(True) for n in names}
@@ -90,10 +126,7 @@ class _StackedNet:
             stacked.grad = torch.zeros_like(stacked)
         self._per_seed = per_seed
         self.bind()
-        self.forward = torch.vmap(self._forward_one)
-
-    def _forward_one(self, params: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, params, (x,))
+        self.forward = functools.partial(_batched_forward, modules[0])
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(self.params, x)

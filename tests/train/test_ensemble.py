@@ -77,6 +77,8 @@ def test_strategies_that_do_not_stack_are_named():
     ok, reason = stackable(_config("r1,pacgan"))
     assert not ok and "pacgan" in reason
     assert stackable(_config(RECIPE)) == (True, "")
+    ok, reason = stackable(_config("none", model_options={"d_batchnorm": True}))
+    assert not ok and "batch norm" in reason
     with pytest.raises(ConfigError, match="pacgan"):
         Ensemble(_config("r1,pacgan"), [0, 1])
 
