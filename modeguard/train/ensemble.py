@@ -29,6 +29,7 @@ from ..models import HeadedDiscriminator, MLPGenerator
 from ..strategies import parse_strategies
 from .assembly import resolve_config
 from .objective import Batch
+from .signals import Interrupted, StopOnSignals
 from .trainer import Trainer
 
 #: strategies the ensemble runs stacked: R1 is computed batched in D's phase; the others act
@@ -55,6 +56,8 @@ def stackable(config: TrainConfig) -> tuple[bool, str]:
         return False, "batch norm is not stacked (its batch statistics mix the seeds' rows)"
     if c.amp:
         return False, "amp (bf16 autocast) is not stacked"
+    if c.on_collapse in ("stop", "heal"):
+        return False, f"on_collapse {c.on_collapse!r} acts on one seed's run (its rollback is not stacked)"
     return True, ""
 
 
@@ -304,6 +307,7 @@ class Ensemble:
         total = steps if steps is not None else self.ctxs[0].total_steps
         self._r1_calls = self._r1_state()
         with ExitStack() as stack:
+            stack.enter_context(StopOnSignals(self.trainers[0]))  # a stop of one stops every seed
             for t in self.trainers:
                 t.ctx.total_steps = total
                 t.log.restart(t.ctx.step)
@@ -314,7 +318,25 @@ class Ensemble:
                     cb.on_fit_start(t)
             self._loop(total)
             self._release()
-            return [t._stopped() if t.should_stop else t._finish() for t in self.trainers]
+            if not any(t.should_stop for t in self.trainers):
+                return [t._finish() for t in self.trainers]
+            return self._stop_all()
+
+    def _stop_all(self) -> list[dict]:
+        """Every seed stops as the first that asked did (an interrupt saves every seed's
+        checkpoint, then raises one :class:`Interrupted`)."""
+        first = next(t for t in self.trainers if t.should_stop)
+        results, interrupted = [], []
+        for t in self.trainers:
+            t.request_stop(first.stop_reason if t is first else f"another seed stopped: {first.stop_reason}",
+                           kind=first.stop_kind)
+            try:
+                results.append(t._stopped())
+            except Interrupted as e:
+                interrupted.append(str(e))
+        if interrupted:
+            raise Interrupted("; ".join(interrupted))
+        return results
 
     def _loop(self, total: int) -> None:
         c = self.ctxs[0].config
@@ -386,3 +408,22 @@ class Ensemble:
         for r in self._r1_per_seed:
             if r:
                 r[0].load_state_dict({"calls": self._r1_calls})
+
+
+def train_seeds(config: TrainConfig, seeds: list[int], out: str | Path, callbacks=lambda seed: (),
+                notes: list[str] | None = None) -> list[dict]:
+    """Train ``seeds`` of ``config`` into ``out/seed-K`` each; returns their final evaluations
+    in seed order. Stacked in one :class:`Ensemble` where :func:`stackable` allows, else one
+    :class:`Trainer` after another (the reason is appended to ``notes``). Raises
+    :class:`ConfigError` where a seed's folder already holds a run."""
+    out = Path(out)
+    for s in seeds:
+        if (out / f"seed-{s}" / "config.yaml").exists():
+            raise ConfigError(f"{out / f'seed-{s}'} already holds a run; pick another --out")
+    ok, reason = stackable(config)
+    if ok:
+        return Ensemble(config, seeds, out, callbacks).fit()
+    if notes is not None:
+        notes.append(f"seeds train one after another, not stacked: {reason}")
+    return [Trainer(dataclasses.replace(config, seed=s), out / f"seed-{s}", callbacks=callbacks(s)).fit()
+            for s in seeds]

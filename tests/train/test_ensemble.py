@@ -6,8 +6,8 @@ import torch
 
 from modeguard import TrainConfig
 from modeguard.errors import ConfigError
-from modeguard.train import Trainer
-from modeguard.train.ensemble import Ensemble, parse_seeds, stackable
+from modeguard.train import Callback, Trainer
+from modeguard.train.ensemble import Ensemble, parse_seeds, stackable, train_seeds
 
 RECIPE = "r1:gamma=0.1,ema:beta=0.999,lr-schedule:warmup=0:final=0.01"
 
@@ -88,3 +88,28 @@ def test_seed_ranges_parse():
     assert parse_seeds("0,2,5-6") == [0, 2, 5, 6]
     with pytest.raises(ConfigError):
         parse_seeds("3-1")
+
+
+def test_seeds_that_do_not_stack_train_one_after_another_with_a_note(tmp_path):
+    notes = []
+    results = train_seeds(_config("r1,pacgan", steps=4), [0, 1], tmp_path, notes=notes)
+    assert len(results) == 2 and "pacgan" in notes[0]
+    assert TrainConfig.load(tmp_path / "seed-1" / "config.yaml").seed == 1
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train_seeds(_config("none", steps=4), [1, 2], tmp_path)
+
+
+class _StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, trainer):
+        if trainer.ctx.step == self.step:
+            trainer.request_stop("enough")
+
+
+def test_a_stop_asked_for_by_one_seed_stops_every_seed(tmp_path):
+    ensemble = Ensemble(_config("none", steps=10), [0, 1], tmp_path, callbacks=lambda s: [_StopAt(4)] if s else [])
+    results = ensemble.fit()
+    assert [r["step"] for r in results] == [4, 4]
+    assert "another seed stopped" in results[0]["stopped"] and results[1]["stopped"] == "enough"
