@@ -17,9 +17,11 @@ from .errors import (EXIT_ENVIRONMENT, EXIT_INTERRUPTED, ConfigError, ModeGuardE
 from .monitor.doctor import diagnose
 from .monitor.heal import heal_loop
 from .report.html import write_report
-from .runs import eval_run, new_run, resumed_run, sample_run, save_array, save_sample_grid, train_config
+from .runs import (default_out, eval_run, new_run, resumed_run, sample_run, save_array, save_sample_grid,
+                   train_config)
 from .strategies import registry
 from .train import Interrupted
+from .train.ensemble import parse_seeds, train_seeds
 from .tune import run_search_file
 
 EXIT_CODES = """\
@@ -106,6 +108,8 @@ def _add_train(sub) -> None:
                    help="continue the run in RUN_DIR; only --steps, logging, monitor cadence, device and "
                         "threads may change (default: start a new run)")
     t.add_argument("--overwrite", action="store_true", help="replace what --out holds (default: refuse)")
+    t.add_argument("--seeds", metavar="LIST", help="train these seeds (e.g. 0-9 or 0,3,5-7) into OUT/seed-K, "
+                   "stacked in one process where the strategies allow (default: one run of --seed)")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: a bar on the terminal)")
 
@@ -185,6 +189,8 @@ def cmd_train(args) -> int:
     if args.lr is not None:
         overrides.setdefault("lr_g", args.lr)
         overrides.setdefault("lr_d", args.lr)
+    if args.seeds:
+        return _train_seeds(args, overrides)
     if args.resume:
         if args.config or args.out or args.overwrite:
             raise ConfigError("--resume takes its settings from the run; drop --config/--out/--overwrite")
@@ -207,6 +213,24 @@ def cmd_train(args) -> int:
     _print_result(result)
     print(f"samples: {trainer.run.final_samples}   metrics: {trainer.run.metrics}")
     return 0
+
+
+def _train_seeds(args, overrides: dict) -> int:
+    """``modeguard train --seeds 0-9``: every seed in OUT/seed-K (see :func:`train_seeds`)."""
+    if args.resume or args.overwrite:
+        raise ConfigError("--seeds starts new runs; resume or overwrite one seed's folder by itself")
+    config = train_config(args.config, overrides)
+    out = args.out or str(default_out(config)).replace(f"-seed{config.seed}-", "-seeds-")
+    notes: list[str] = []
+    seeds = parse_seeds(args.seeds)
+    print(f"run directories: {out}/seed-{{{','.join(map(str, seeds))}}}")
+    results = train_seeds(config, seeds, out, notes=notes)
+    for note in notes:
+        print(f"note: {note}")
+    for seed, result in zip(seeds, results):
+        print(f"seed {seed}: ", end="")
+        _print_result(result)
+    return 4 if any("stopped" in r for r in results) else 0
 
 
 def _print_result(result: dict) -> None:
