@@ -8,7 +8,7 @@
   with an uninterrupted run: weights, optimiser and RNG states, every metrics row.
 * Disk full: runs under a file-size limit (``RLIMIT_FSIZE``) must end in one line, exit 5,
   and leave only checkpoints that load.
-* Bad inputs: the issue's list plus random config files; each must end in one line on
+* Bad inputs: known hostile cases plus random config files; each must end in one line on
   stderr and a documented exit code.
 
 Prints a summary table; every count under "must be 0" must be 0. CPU seconds are the
