@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from modeguard import TrainConfig
+from modeguard.cli import main
 from modeguard.errors import ConfigError
 from modeguard.train import Callback, Trainer
 from modeguard.train.ensemble import Ensemble, parse_seeds, stackable, train_seeds
@@ -113,3 +114,12 @@ def test_a_stop_asked_for_by_one_seed_stops_every_seed(tmp_path):
     results = ensemble.fit()
     assert [r["step"] for r in results] == [4, 4]
     assert "another seed stopped" in results[0]["stopped"] and results[1]["stopped"] == "enough"
+
+
+def test_the_cli_trains_seeds_into_their_own_folders(tmp_path, capsys):
+    code = main(["train", "--data", "ring8", "--steps", "6", "--batch-size", "32", "--seeds", "0-1",
+                 "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "seed 0: eval:" in out and "seed 1: eval:" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed-0", "seed-1"]
+    assert Trainer.open(tmp_path / "seed-1").ctx.step == 6
