@@ -313,13 +313,13 @@ class Ensemble:
                 t.log.restart(t.ctx.step)
                 if t.writes:
                     stack.enter_context(RunLock(t.run.lock))
-                    t._prepare_run_dir()
+                    t.prepare_run_dir()
                 for cb in t.callbacks:
                     cb.on_fit_start(t)
             self._loop(total)
             self._release()
             if not any(t.should_stop for t in self.trainers):
-                return [t._finish() for t in self.trainers]
+                return [t.finish() for t in self.trainers]
             return self._stop_all()
 
     def _stop_all(self) -> list[dict]:
@@ -331,7 +331,7 @@ class Ensemble:
             t.request_stop(first.stop_reason if t is first else f"another seed stopped: {first.stop_reason}",
                            kind=first.stop_kind)
             try:
-                results.append(t._stopped())
+                results.append(t.finish_stopped())
             except Interrupted as e:
                 interrupted.append(str(e))
         if interrupted:
@@ -354,7 +354,7 @@ class Ensemble:
                     if at_log:
                         t.log.log(t.ctx, t.steps)
                     if t.writes and (step % c.sample_every == 0 or step == total):
-                        t._snapshot(step)
+                        t.take_snapshot(step)
                     for cb in t.callbacks:
                         cb.on_step_end(t)
                     if at_ckpt and t.run is not None:
@@ -392,7 +392,7 @@ class Ensemble:
         for s in bad.nonzero().flatten().tolist():
             self.trainers[s].steps.losses = (self._loss_sum[s], self._loss_sum[s])
             self._release()
-            self.trainers[s]._diverged()
+            self.trainers[s].raise_diverged()
 
     def _set_last_batches(self) -> None:
         """Each seed's last D batch (its slice of the stacked one), for D's accuracy in the log."""

@@ -74,7 +74,6 @@ class Trainer:
         #: what :meth:`open` noticed (checkpoints skipped as unreadable)
         self.notes: list[str] = []
 
-    # ------------------------------------------------------------------ steering
     def request_stop(self, reason: str, kind: str = "requested") -> None:
         """Stop after the current step. ``kind``: ``"interrupt"`` (a checkpoint is saved and
         :meth:`fit` raises :class:`Interrupted`), ``"collapse"`` or any other word (``fit``
@@ -86,7 +85,6 @@ class Trainer:
         """One step: ``n_critic`` D steps, one G step, the strategies' after-step hooks."""
         self.steps.step()
 
-    # ------------------------------------------------------------------ the loop
     def fit(self, steps: int | None = None) -> dict:
         """Train until ``steps`` (default: the config's) and return the final evaluation.
 
@@ -100,13 +98,13 @@ class Trainer:
         lock = RunLock(self.run.lock) if self.writes else nullcontext()
         with lock, StopOnSignals(self):
             if self.writes:
-                self._prepare_run_dir()
+                self.prepare_run_dir()
             for cb in self.callbacks:
                 cb.on_fit_start(self)
             self._loop()
             if self.should_stop:
-                return self._stopped()
-            return self._finish()
+                return self.finish_stopped()
+            return self.finish()
 
     def _loop(self) -> None:
         ctx, c = self.ctx, self.config
@@ -120,7 +118,7 @@ class Trainer:
                 at_log = step % c.log_every == 0 or step == total
                 at_ckpt = self.run is not None and (step % c.ckpt_every == 0 or step == total)
                 if (at_log or at_ckpt) and self._any_rank(self.steps.diverged()):
-                    self._diverged()
+                    self.raise_diverged()
                 if at_log:
                     if ctx.dist is not None:  # log the global batch's losses
                         self.steps.losses = tuple(ctx.dist.mean(torch.stack(self.steps.losses)))
@@ -129,7 +127,7 @@ class Trainer:
                         bar.update(step - bar.n)
                         bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
                 if self.writes and (step % c.sample_every == 0 or step == total):
-                    self._snapshot(step)
+                    self.take_snapshot(step)
                 for cb in self.callbacks:
                     cb.on_step_end(self)
                 if at_ckpt:
@@ -156,18 +154,21 @@ class Trainer:
             self.request_stop(self.stop_reason or "a signal on another rank", kind=INTERRUPT)
         return self.should_stop
 
-    def _stopped(self) -> dict:
+    def finish_stopped(self) -> dict:
+        """End a stopped run: ``{"stopped", "stop_kind", "step"}``, or, after an interrupt, save
+        a checkpoint and raise :class:`Interrupted`."""
         step = self.ctx.step
         if self.stop_kind != INTERRUPT:
             return {"stopped": self.stop_reason, "stop_kind": self.stop_kind, "step": step}
         where = ""
         if self.run is not None:
             if self._any_rank(self.steps.diverged()):
-                self._diverged()
+                self.raise_diverged()
             where = f"; checkpoint {self.save_checkpoint()}"
         raise Interrupted(f"interrupted at step {step} ({self.stop_reason}){where}")
 
-    def _finish(self) -> dict:
+    def finish(self) -> dict:
+        """End a run that reached its last step: evaluate, write ``eval.json``, tell the callbacks."""
         result = self.evaluate()
         if self.writes:
             text = json.dumps(result, indent=2).encode()
@@ -176,7 +177,8 @@ class Trainer:
             cb.on_fit_end(self, result)
         return result
 
-    def _diverged(self) -> None:
+    def raise_diverged(self) -> None:
+        """Tell the callbacks and raise :class:`DivergenceError` naming the last good checkpoint."""
         ckpts = self.run.checkpoints() if self.run is not None else []
         kept = f"; last good checkpoint {ckpts[-1][1]} kept" if ckpts else ""
         loss_d, loss_g = self.steps.losses if self.steps.losses else (float("nan"), float("nan"))
@@ -186,7 +188,7 @@ class Trainer:
             cb.on_diverged(self, msg)
         raise DivergenceError(msg)
 
-    def _snapshot(self, step: int) -> None:
+    def take_snapshot(self, step: int) -> None:
         """Samples for the figure callbacks and, where the data has modes, one ``evals`` row."""
         samples = self.sample_model_space(min(self.config.eval_samples, 2500), seed=0)
         self.snapshot = (step, samples)
@@ -195,7 +197,6 @@ class Trainer:
             append_jsonl(self.run.evals, {"step": step, **{k: v for k, v in metrics.items()
                                                            if not isinstance(v, list)}})
 
-    # ------------------------------------------------------------------ sampling & eval
     def eval_generator(self) -> torch.nn.Module:
         """The generator samples come from (the EMA copy where a strategy keeps one)."""
         G = self.ctx.G
@@ -218,7 +219,6 @@ class Trainer:
             samples = self.sample_model_space(self.config.eval_samples, seed=0)
         return evaluate_samples(self.ctx.data, self.ctx.data.to_data_space(samples), prdc=prdc)
 
-    # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """The run's full state (models, optimizers, RNGs, strategies, callbacks)."""
         return collect_state(self.ctx, self.callbacks)
@@ -232,7 +232,7 @@ class Trainer:
         """Write ``checkpoints/step-N.pt`` atomically and keep the newest K (and protected
         ones). Never writes non-finite weights or strategy state (DivergenceError instead)."""
         if nonfinite_parts(self.ctx):
-            self._diverged()
+            self.raise_diverged()
         path = self.run.checkpoint_path(self.ctx.step)
         if not self.writes:  # rank 0 writes for every rank (their states are the same)
             return path
@@ -251,7 +251,8 @@ class Trainer:
             cb.on_checkpoint(self, path)
         return path
 
-    def _prepare_run_dir(self) -> None:
+    def prepare_run_dir(self) -> None:
+        """Create the run folder, clean a killed writer's temp files, write ``config.yaml``."""
         run = self.run
         run.path.mkdir(parents=True, exist_ok=True)
         for folder in (run.path, run.checkpoint_dir):
@@ -259,7 +260,6 @@ class Trainer:
         if not run.config.exists():
             self.config.save(run.config)
 
-    # ------------------------------------------------------------------ constructors
     @classmethod
     def open(cls, run_dir: str | Path, checkpoint: str | Path | None = None, callbacks=(),
              generator: torch.nn.Module | None = None, discriminator: torch.nn.Module | None = None, data=None,
