@@ -14,7 +14,7 @@ import socket
 from contextlib import contextmanager
 
 from ..errors import ConfigError
-from .runner import Job, progress_bar, run_job
+from .runner import Job, progress_bar, report_row, run_job
 
 #: how many times a task whose worker died is run again before its row is marked failed
 DEFAULT_MAX_RETRIES = 2
@@ -145,10 +145,7 @@ def run_jobs_ray(jobs: list[Job], address: str | None = None, num_cpus: int = LO
                 results[i] = ray.get(ref)
             except ray.exceptions.RayError as e:  # one lost run must not lose the others
                 results[i] = {**jobs[i].tags, "error": error_text(e, max_retries)}
-            if on_result:
-                on_result(results[i])
-            if bar:
-                bar.update()
+            report_row(results[i], on_result, bar)
         if bar:
             bar.close()
     return results  # type: ignore[return-value]

@@ -75,10 +75,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
     if workers == 1:
         for i, job in enumerate(jobs):
             results[i] = run_job(job)
-            if on_result:
-                on_result(results[i])
-            if bar:
-                bar.update()
+            report_row(results[i], on_result, bar)
     else:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -89,10 +86,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True,
                     results[i] = fut.result()
                 except Exception as e:  # one failed run must not lose the others
                     results[i] = {**jobs[i].tags, "error": f"{type(e).__name__}: {e}"}
-                if on_result:
-                    on_result(results[i])
-                if bar:
-                    bar.update()
+                report_row(results[i], on_result, bar)
     if bar:
         bar.close()
     return results  # type: ignore[return-value]
@@ -103,3 +97,11 @@ def ensure_dir(path: str | Path) -> Path:
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def report_row(row: dict, on_result, bar) -> None:
+    """Hand a finished run's ``row`` to ``on_result`` (if any) and advance the progress ``bar``."""
+    if on_result:
+        on_result(row)
+    if bar:
+        bar.update()
