@@ -243,7 +243,10 @@ def _print_result(result: dict) -> None:
 
 def cmd_sample(args) -> int:
     """``modeguard sample``: samples of a run to a .npy (and a .png grid for images)."""
-    arr = sample_run(args.run_dir, args.n, args.seed, args.checkpoint)
+    notes: list[str] = []
+    arr = sample_run(args.run_dir, args.n, args.seed, args.checkpoint, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     path = save_array(args.output, arr)
     print(f"wrote {path} {arr.shape}")
     grid = save_sample_grid(path, arr)
@@ -254,7 +257,10 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     """``modeguard eval``: the evaluation of a run's checkpoint."""
-    result = eval_run(args.run_dir, args.n, args.checkpoint)
+    notes: list[str] = []
+    result = eval_run(args.run_dir, args.n, args.checkpoint, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

@@ -181,22 +181,30 @@ def resume_run(run_dir: str | Path, callbacks=(), **overrides) -> Trainer:
 
 
 # ---------------------------------------------------------------- using a trained run
-def sample_run(run_dir: str | Path, n: int, seed: int = 0, checkpoint: str | None = None) -> np.ndarray:
-    """``n`` samples (numpy, data space) of the run's newest (or the given) checkpoint."""
+def sample_run(run_dir: str | Path, n: int, seed: int = 0, checkpoint: str | None = None,
+               notes: list | None = None) -> np.ndarray:
+    """``n`` samples (numpy, data space) of the run's newest loadable (or the given) checkpoint.
+    ``notes``, where given, receives a line per damaged checkpoint that was skipped."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     trainer = Trainer.open(run_dir, checkpoint=checkpoint, progress=False)
+    if notes is not None:
+        notes.extend(trainer.notes)
     return trainer.sample(n, seed)
 
 
-def eval_run(run_dir: str | Path, n: int | None = None, checkpoint: str | None = None) -> dict:
-    """The evaluation (modes, HQ %, rev-KL, PRDC, ...) of the run's newest (or given) checkpoint."""
+def eval_run(run_dir: str | Path, n: int | None = None, checkpoint: str | None = None,
+             notes: list | None = None) -> dict:
+    """The evaluation (modes, HQ %, rev-KL, PRDC, ...) of the run's newest loadable (or given)
+    checkpoint. ``notes``, where given, receives a line per damaged checkpoint that was skipped."""
     overrides = {"progress": False}
     if n is not None:
         if n < 10:
             raise ConfigError(f"-n must be >= 10, got {n}")
         overrides["eval_samples"] = n
     trainer = Trainer.open(run_dir, checkpoint=checkpoint, **overrides)
+    if notes is not None:
+        notes.extend(trainer.notes)
     result = trainer.evaluate()
     result["step"] = trainer.ctx.step
     return result

@@ -404,6 +404,8 @@ def test_truncated_newest_checkpoint_falls_back_to_the_previous(damaged_run, tmp
     if command[0] == "train":
         assert "skipped step-00000020.pt" in out and "truncated" in out
         assert "at step 18 of 30" in out
+    else:  # sample and eval say so too, on stderr (stdout stays the result)
+        assert "skipped step-00000020.pt" in err and "truncated" in err
 
 
 def test_every_checkpoint_truncated_is_one_line(damaged_run, tmp_path, capsys):
