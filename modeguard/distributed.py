@@ -15,6 +15,7 @@ every rank, so its samples stand for all of them.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -121,4 +122,18 @@ def from_env(device: torch.device, batch_size: int) -> Distributed | None:
         except (RuntimeError, ValueError) as e:
             raise ConfigError(f"torchrun: cannot form the process group ({backend}): "
                               f"{str(e).splitlines()[0][:200]}") from None
+        atexit.register(shutdown)
     return Distributed(dist.get_rank(), dist.get_world_size(), device)
+
+
+def shutdown() -> None:
+    """Leave the process group together: a barrier, then tear it down. Without it, a rank that
+    exits first closes its connections under a peer that is still finishing, and gloo aborts
+    that peer (SIGABRT)."""
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    except RuntimeError:  # a peer is gone already: nothing left to wait for
+        pass
+    dist.destroy_process_group()
