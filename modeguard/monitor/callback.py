@@ -15,14 +15,12 @@ counts) travels in the run's checkpoints, so resume and heal restart it where it
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write_bytes
 from ..jsonl import append_jsonl
 from ..train.callbacks import Callback
 from ..train.step import d_accuracy
@@ -263,10 +261,7 @@ class MonitorCallback(Callback):
         return trainer.run.checkpoint_path(self.anchor_step)
 
     def on_fit_end(self, trainer, result: dict) -> None:
-        result["monitor"] = self.summary()
-        if trainer.run is not None:
-            text = json.dumps(result, indent=2).encode()
-            atomic_write_bytes(trainer.run.eval_json, lambda f: f.write(text))
+        result["monitor"] = self.summary()  # the trainer writes it into eval.json
 
     def summary(self) -> dict:
         """Checks made, their interval and cost, event counts, the last healthy step."""

@@ -51,7 +51,8 @@ class Callback:
         """The losses turned non-finite; the trainer raises DivergenceError next."""
 
     def on_fit_end(self, trainer, result: dict) -> None:
-        """Training finished with the final evaluation ``result``."""
+        """Training finished with the final evaluation ``result``; entries a callback adds to
+        it are written to ``eval.json`` with it."""
 
     def state_dict(self) -> dict:
         """What must survive a resume (JSON-like data and tensors); ``{}`` for nothing."""

@@ -168,13 +168,14 @@ class Trainer:
         raise Interrupted(f"interrupted at step {step} ({self.stop_reason}){where}")
 
     def finish(self) -> dict:
-        """End a run that reached its last step: evaluate, write ``eval.json``, tell the callbacks."""
+        """End a run that reached its last step: evaluate, tell the callbacks (they may add to
+        the result), write ``eval.json`` once."""
         result = self.evaluate()
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
         if self.writes:
             text = json.dumps(result, indent=2).encode()
             atomic_write_bytes(self.run.eval_json, lambda f: f.write(text))
-        for cb in self.callbacks:
-            cb.on_fit_end(self, result)
         return result
 
     def raise_diverged(self) -> None:
