@@ -34,13 +34,20 @@ def resolution_plan(size: int) -> tuple[int, int]:
     return s0, k
 
 
-def _plan(shape: tuple) -> tuple[int, int, int]:
+def square_image(model: str, shape: tuple) -> tuple[int, int]:
+    """``(channels, side)`` of square image data ``(C, H, H)``; :class:`ConfigError` naming
+    ``model`` for point data or non-square images."""
     if len(shape) != 3:
-        raise ConfigError(f"model 'dcgan' needs image data (C, H, W), got data of shape {shape}; "
+        raise ConfigError(f"model '{model}' needs image data (C, H, W), got data of shape {shape}; "
                           f"use --model mlp for point data")
     c, h, w = shape
     if h != w:
-        raise ConfigError(f"model 'dcgan' needs square images, got {h}x{w}")
+        raise ConfigError(f"model '{model}' needs square images, got {h}x{w}")
+    return c, h
+
+
+def _plan(shape: tuple) -> tuple[int, int, int]:
+    c, h = square_image("dcgan", shape)
     s0, k = resolution_plan(h)
     if k == 0:
         raise ConfigError(f"model 'dcgan' needs an even image side (8, 28, 32, ...), got {h}")

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .dcgan import AsImages
+from .dcgan import AsImages, square_image
 from .mlp import HeadedDiscriminator
 from .spec import ModelSpec
 
@@ -47,12 +47,7 @@ def resnet_plan(size: int) -> tuple[int, int]:
 
 
 def _plan(shape: tuple) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ConfigError(f"model 'resnet' needs image data (C, H, W), got data of shape {shape}; "
-                          f"use --model mlp for point data")
-    c, h, w = shape
-    if h != w:
-        raise ConfigError(f"model 'resnet' needs square images, got {h}x{w}")
+    c, h = square_image("resnet", shape)
     s0, k = resnet_plan(h)
     if k == 0:
         raise ConfigError(f"model 'resnet' needs an even image side that halves to 4 or more (8, 28, 32, 64, "
