@@ -66,6 +66,22 @@ class Distributed:
         n = len(x) // self.world_size
         return x[self.rank * n:(self.rank + 1) * n]
 
+    def share(self, n: int) -> tuple[int, int]:
+        """This rank's rows ``[start, stop)`` of ``n``, in shares of ``ceil(n / W)`` (the last
+        ranks' shares may be shorter, or empty)."""
+        m = -(-n // self.world_size)
+        return min(n, self.rank * m), min(n, (self.rank + 1) * m)
+
+    def gather_rows(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """Every rank's ``x`` (its :meth:`share` of ``n`` rows) joined in rank order: ``(n, ...)``
+        on every rank (one ``all_gather``; shares are padded to the same length on the way)."""
+        m = -(-n // self.world_size)
+        local = torch.zeros((m, *x.shape[1:]), dtype=x.dtype, device=self.device)
+        local[:len(x)] = x.to(self.device)
+        parts = [torch.empty_like(local) for _ in range(self.world_size)]
+        dist.all_gather(parts, local)
+        return torch.cat(parts)[:n].to(x.device)
+
     def average_grads(self, optimizer: torch.optim.Optimizer) -> None:
         """Average the gradients of ``optimizer``'s parameters over the ranks (one
         ``all_reduce`` of all of them flattened; parameters without a gradient count as 0)."""

@@ -8,6 +8,11 @@ as ``config.on_collapse`` says: ``warn`` (only report), ``stop`` or ``heal`` (bo
 trainer to stop with ``stop_kind == "collapse"``; the heal loop then reads
 :attr:`MonitorCallback.confirmed` and rolls back).
 
+Under torchrun the callback runs on every rank: at a check each rank generates its share of
+the samples (:meth:`~modeguard.train.Trainer.gather_samples`: the readings equal a one-process
+run's), rank 0 judges and broadcasts its decision, so every rank stops (or heals) at the same
+step; only rank 0 builds the monitor, writes and prints.
+
 It also tracks the last *healthy* checkpoint: one whose step had a healthy reading (or
 lies between two healthy readings), and keeps it from being pruned until a later one
 is confirmed healthy. Its state (the monitor's learned levels, the healthy anchor, the
@@ -61,6 +66,8 @@ class MonitorCallback(Callback):
     """
 
     is_collapse_monitor = True
+    #: under torchrun every rank runs it (each generates its share of a check's samples)
+    every_rank = True
 
     def __init__(self, every: int | None = None, n_samples: int = 1000, n_reference: int = 1000,
                  warmup: int | None = None, stall: int | None = None, feature_space=None,
@@ -85,6 +92,7 @@ class MonitorCallback(Callback):
         self._prev_healthy = False
         self._last_read = -1
         self._loaded: dict | None = None
+        self._joined = False  # a rank other than 0 has learnt the cadence from rank 0
         #: events emitted by this callback in this process (``event_counts`` spans resumes)
         self.events: list[Event] = []
         #: ``(event, anchor step)`` of the collapse this callback confirmed and stopped for
@@ -114,15 +122,21 @@ class MonitorCallback(Callback):
 
     def on_fit_start(self, trainer) -> None:
         self.confirmed = None
-        if self.monitor is not None:  # fit() called again on the same trainer: carry on as we are
+        if self.monitor is not None or self._joined:  # fit() called again on the same trainer: carry on
             return
         t0 = time.perf_counter()
-        self.build(trainer)
+        dist = trainer.ctx.dist
+        if dist is None or dist.is_main:
+            self.build(trainer)
+        if dist is not None:  # every rank takes part in each check: rank 0's settings
+            self.every, self.n_samples, self.on_collapse = dist.broadcast_object(
+                (self.every, self.n_samples, self.on_collapse))
+            self._joined = not dist.is_main
         step = trainer.ctx.step
         if self._loaded is not None:
             self._restore(self._loaded, step)
             self._loaded = None
-        if self.quiet_for:
+        if self.quiet_for and self.monitor is not None:
             self.monitor.quiet(step + self.quiet_for)
         self._prev_healthy = self.anchor_step is not None and self.anchor_step == step
         self.seconds += time.perf_counter() - t0
@@ -144,7 +158,7 @@ class MonitorCallback(Callback):
             self._loaded = None
 
     def _restore(self, state: dict, step: int | None) -> None:
-        if state.get("monitor"):
+        if state.get("monitor") and self.monitor is not None:
             self.monitor.load_state_dict(state["monitor"])
         anchor = state.get("anchor")
         if self.anchor_step is None and anchor is not None and (step is None or anchor <= step):
@@ -169,40 +183,58 @@ class MonitorCallback(Callback):
             self._pending.append(step)
 
     def check(self, trainer) -> list[Event]:
-        """Take one reading now; emit its events and act on a confirmed collapse."""
+        """Take one reading now; emit its events and act on a confirmed collapse. Under torchrun
+        every rank calls it at the same step; rank 0 judges and the others follow its decision."""
         t0 = time.perf_counter()
         ctx = trainer.ctx
         step = ctx.step
         self._last_read = step
-        samples = trainer.sample_model_space(self.n_samples, seed=self.sample_seed)
+        samples = trainer.gather_samples(self.n_samples, seed=self.sample_seed)
+        figures = self._trainer_figures(trainer)
+        if self.monitor is None:  # a rank other than 0: rank 0 judges
+            self._follow(trainer, ctx.dist.broadcast_object(None))
+            self.checks += 1
+            return []
         feats, labels = self.space.featurize(ctx.data.to_data_space(samples))
-        events = self.monitor.update(step, feats, fake_modes=labels, **self._trainer_figures(trainer))
+        events = self.monitor.update(step, feats, fake_modes=labels, **figures)
         reading = self.monitor.last
         self.checks += 1
         self._settle_pending(reading, self._prev_healthy)
         self._prev_healthy = reading.healthy
-        if trainer.run is not None:
+        if trainer.writes:
             append_jsonl(trainer.run.monitor, {**reading.to_dict(), "branch": self.branch})
         for e in events:
             e.branch = self.branch
         self.emit(trainer, events)
         self.seconds += time.perf_counter() - t0
         confirmed = next((e for e in events if e.kind == COLLAPSE_CONFIRMED), None)
-        if confirmed is not None:
-            self._act(trainer, confirmed)
+        stop = self._act(trainer, confirmed) if confirmed is not None else None
+        if ctx.dist is not None:
+            ctx.dist.broadcast_object({"stop": stop, "confirmed": self.confirmed, "anchor": self.anchor_step})
         return events
 
+    def _follow(self, trainer, decision: dict) -> None:
+        """On a rank other than 0: take rank 0's healthy anchor and stop where it stops."""
+        self.anchor_step = decision["anchor"]
+        if decision["stop"] is not None:
+            self.confirmed = decision["confirmed"]
+            trainer.request_stop(decision["stop"], kind=COLLAPSE, every_rank=True)
+
     def _trainer_figures(self, trainer) -> dict:
-        """D's accuracies on the last D batch, gradient norms left by the last steps, losses."""
+        """D's accuracies on the last D batch, gradient norms left by the last steps, losses
+        (under torchrun the accuracies and losses are the mean over the ranks' shares)."""
         ctx = trainer.ctx
         out: dict = {}
         acc = d_accuracy(ctx)
         if acc is not None:
             out["d_real_acc"], out["d_fake_acc"] = float(acc[0]), float(acc[1])
-        out["grad_norm_g"] = _grad_norm(ctx.G)
-        out["grad_norm_d"] = _grad_norm(ctx.D)
         if trainer.steps.losses is not None:
             out["loss_d"], out["loss_g"] = (float(x) for x in trainer.steps.losses)
+        if ctx.dist is not None and out:
+            out = dict(zip(out, ctx.dist.mean(torch.tensor(list(out.values()), device=ctx.device)).tolist()))
+        # the gradients were averaged over the ranks: their norms are the same on each
+        out["grad_norm_g"] = _grad_norm(ctx.G)
+        out["grad_norm_d"] = _grad_norm(ctx.D)
         return {k: v for k, v in out.items() if v is not None}
 
     def _settle_pending(self, reading, prev_healthy: bool) -> None:
@@ -222,16 +254,18 @@ class MonitorCallback(Callback):
         self.events.extend(events)
         for e in events:
             self.event_counts[e.kind] = self.event_counts.get(e.kind, 0) + 1
-        if trainer.run is not None:
+        if trainer.writes:
             append_events(trainer.run.events, events)
-        if self.echo:
+        if self.echo and trainer.is_main:
             for e in events:
                 tqdm.write(f"modeguard monitor: {e}")
 
-    def _act(self, trainer, event: Event) -> None:
+    def _act(self, trainer, event: Event) -> str | None:
+        """Stop for a confirmed collapse where ``on_collapse`` says so; returns the stop's reason."""
+        msg = None
         if self.on_collapse == "heal":
             self.confirmed = (event, self.anchor_step)
-            trainer.request_stop(f"collapse confirmed at step {event.step}: {event.message}", kind=COLLAPSE)
+            msg = f"collapse confirmed at step {event.step}: {event.message}"
         elif self.on_collapse == "stop":
             anchor = self.anchor_path(trainer)
             where = ""
@@ -243,7 +277,9 @@ class MonitorCallback(Callback):
             self.emit(trainer, [Event(STOPPED, event.step, msg, event.evidence, since=event.since,
                                       branch=self.branch, details={"anchor_step": self.anchor_step})])
             self.confirmed = (event, self.anchor_step)
-            trainer.request_stop(msg, kind=COLLAPSE)
+        if msg is not None:  # under torchrun, check() broadcasts it: every rank stops at this step
+            trainer.request_stop(msg, kind=COLLAPSE, every_rank=True)
+        return msg
 
     def on_diverged(self, trainer, message: str) -> None:
         ev = Event(DIVERGED, trainer.ctx.step, message, branch=self.branch)

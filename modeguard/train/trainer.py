@@ -59,14 +59,17 @@ class Trainer:
         self.is_main = self.ctx.dist is None or self.ctx.dist.is_main
         self.callbacks: list[Callback] = list(callbacks)
         self.callbacks += standard_callbacks(self.config, self.callbacks)
-        if not self.is_main:
-            self.callbacks, self.config.progress = [], False
+        if not self.is_main:  # other ranks keep only the callbacks that take part on every rank
+            self.callbacks = [cb for cb in self.callbacks if getattr(cb, "every_rank", False)]
+            self.config.progress = False
         self.writes = self.run is not None and self.is_main
         self.log = MetricsLog(self.run.metrics if self.writes else None)
         #: set by :meth:`request_stop`: the loop stops after the current step
         self.should_stop = False
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
+        #: set by ``request_stop(..., every_rank=True)``: under torchrun, stop at this step
+        self.stop_agreed = False
         #: True while a checkpoint is being written (a signal then waits for it)
         self.saving = False
         #: ``(step, samples in model space)`` of the newest snapshot, for figure callbacks
@@ -74,12 +77,17 @@ class Trainer:
         #: what :meth:`open` noticed (checkpoints skipped as unreadable)
         self.notes: list[str] = []
 
-    def request_stop(self, reason: str, kind: str = "requested") -> None:
+    def request_stop(self, reason: str, kind: str = "requested", every_rank: bool = False) -> None:
         """Stop after the current step. ``kind``: ``"interrupt"`` (a checkpoint is saved and
         :meth:`fit` raises :class:`Interrupted`), ``"collapse"`` or any other word (``fit``
-        returns ``{"stopped": reason, "stop_kind": kind, "step": ...}``)."""
+        returns ``{"stopped": reason, "stop_kind": kind, "step": ...}``).
+
+        Under torchrun a request of one rank reaches the others at the next log or checkpoint
+        step; ``every_rank=True`` says every rank asks at this same step (a decision rank 0
+        broadcast, as the collapse monitor's), so they all stop after it."""
         if not self.should_stop or kind == INTERRUPT:
             self.should_stop, self.stop_reason, self.stop_kind = True, reason, kind
+        self.stop_agreed = self.stop_agreed or every_rank
 
     def train_step(self) -> None:
         """One step: ``n_critic`` D steps, one G step, the strategies' after-step hooks."""
@@ -94,6 +102,7 @@ class Trainer:
         ctx = self.ctx
         ctx.total_steps = steps if steps is not None else ctx.total_steps
         self.should_stop, self.stop_reason, self.stop_kind = False, None, None
+        self.stop_agreed = False
         self.log.restart(ctx.step)
         lock = RunLock(self.run.lock) if self.writes else nullcontext()
         with lock, StopOnSignals(self):
@@ -132,7 +141,7 @@ class Trainer:
                     cb.on_step_end(self)
                 if at_ckpt:
                     self.save_checkpoint()
-                if (at_log or at_ckpt) and ctx.dist is not None and self._sync_stop():
+                if (at_log or at_ckpt or self.stop_agreed) and ctx.dist is not None and self._sync_stop():
                     break
         finally:
             if bar is not None:
@@ -208,6 +217,19 @@ class Trainer:
     def sample_model_space(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` samples ``(n, *data.shape)`` on the model's scale (CPU), the same for a seed."""
         return draw_samples(self.eval_generator(), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast, seed)
+
+    def gather_samples(self, n: int, seed: int = 0) -> torch.Tensor:
+        """:meth:`sample_model_space` drawn by all ranks together under torchrun (a collective):
+        each generates its share of the same latents and every rank gets all ``n``, equal to
+        one process's draw at 1/W of the generator passes each. Outside torchrun: one draw."""
+        dist = self.ctx.dist
+        if dist is None:
+            return self.sample_model_space(n, seed)
+        start, stop = dist.share(n)
+        first = min(start, n - 1)  # an empty share still makes one sample: the shape to pad to
+        x = draw_samples(self.eval_generator(), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast, seed,
+                         rows=(first, max(stop, first + 1)))
+        return dist.gather_rows(x[:stop - start], n)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` samples in data space (numpy), the same for the same seed."""

@@ -1,34 +1,62 @@
 """Data-parallel training under torchrun (gloo on CPU): 2 processes with global batch B train
-to the weights of 1 process with batch B; only rank 0 writes; resume works under DDP."""
+to the weights of 1 process with batch B and read the monitor as it does; only rank 0 writes;
+resume works under DDP; a collapse stops every rank at once; a heal rolls every rank back."""
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 
-from modeguard.train import load_checkpoint
+from modeguard.config import TrainConfig
+from modeguard.train import Trainer, load_checkpoint
 
 ARGS = ["--data", "ring8", "--strategy", "r1:gamma=0.1,ema", "--batch-size", "64", "--log-every", "4",
-        "--ckpt-every", "6", "--sample-every", "1000", "--eval-samples", "200", "--no-progress"]
+        "--ckpt-every", "6", "--sample-every", "1000", "--eval-samples", "200", "--monitor-every", "3", "--no-progress"]
+#: a tiny run whose monitor checks are scripted (tests/train/ddp_driver.py)
+SCRIPTED = ["train", "--data", "ring8", "--strategy", "none", "--batch-size", "32", "--log-every", "4",
+            "--ckpt-every", "10", "--sample-every", "1000", "--eval-samples", "64", "--monitor-every", "5",
+            "--no-progress"]
+DRIVER = os.path.join(os.path.dirname(__file__), "ddp_driver.py")
 
 
 def _env():
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
-def torchrun(*args, nproc=2, timeout=240):
+def torchrun(*args, nproc=2, timeout=240, script=None):
+    what = ["-m", "modeguard"] if script is None else [str(x) for x in script]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "modeguard", *map(str, args)]
+           *what, *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
 
 
-def single(*args, timeout=240):
-    cmd = [sys.executable, "-m", "modeguard", *map(str, args)]
+def single(*args, timeout=240, script=None):
+    what = ["-m", "modeguard"] if script is None else [str(x) for x in script]
+    cmd = [sys.executable, *what, *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def scripted(run, collapsed, digests, *args, ranks=2):
+    """A ``SCRIPTED`` run whose monitor checks ``collapsed=(first, last)`` read collapsed, on
+    ``ranks`` processes; each rank writes a digest of its final weights into ``digests``."""
+    script = [DRIVER, *collapsed, digests]
+    if ranks == 1:
+        return single(*SCRIPTED, "--out", run, *args, script=script)
+    return torchrun(*SCRIPTED, "--out", run, *args, script=script, nproc=ranks)
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def files(run):
+    return sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
 
 
 def weights(run, step):
@@ -42,6 +70,27 @@ def assert_close(a, b):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
 
 
+def _gather_worker(rank, port):
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    trainer = Trainer(TrainConfig(data="ring8", strategies="none", batch_size=8, progress=False,
+                                  model_options={"g_hidden": [8], "d_hidden": [8], "z_dim": 4}))
+    made = []
+    trainer.ctx.G.register_forward_hook(lambda module, args, out: made.append(len(out)))
+    for n, share in ((5, (3, 2)), (1, (1, 1))):  # shares of ceil(n/2); an empty share still makes one
+        made.clear()
+        gathered = trainer.gather_samples(n, seed=3)
+        assert made == [share[rank]], (n, made)
+        torch.testing.assert_close(gathered, trainer.sample_model_space(n, seed=3))
+
+
+def test_ranks_generate_their_share_of_the_samples_and_gather_them():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_gather_worker, args=(port,), nprocs=2)
+
+
 def test_two_processes_train_like_one_with_the_global_batch_and_resume(tmp_path):
     one = single("train", *ARGS, "--steps", "12", "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
@@ -53,10 +102,18 @@ def test_two_processes_train_like_one_with_the_global_batch_and_resume(tmp_path)
     assert_close(weights(tmp_path / "two", 12), weights(tmp_path / "one", 12))
 
     two = tmp_path / "two"
-    rows = [json.loads(line) for line in (two / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [4, 6, 8, 12]  # one writer: no duplicated rows
-    solo = [json.loads(line) for line in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
-    assert rows[0]["loss_d"] == pytest.approx(solo[0]["loss_d"], rel=1e-4)  # the global batch's loss
+    logged = rows(two / "metrics.jsonl")
+    assert [r["step"] for r in logged] == [4, 6, 8, 12]  # one writer: no duplicated rows
+    solo = rows(tmp_path / "one" / "metrics.jsonl")
+    assert logged[0]["loss_d"] == pytest.approx(solo[0]["loss_d"], rel=1e-4)  # the global batch's loss
+    # the monitor read samples gathered from both ranks: the readings of one process
+    readings, solo_readings = rows(two / "monitor.jsonl"), rows(tmp_path / "one" / "monitor.jsonl")
+    assert [r["step"] for r in readings] == [r["step"] for r in solo_readings] == [3, 6, 9, 12]
+    for r, o in zip(readings, solo_readings):
+        assert r["mode_counts"] == o["mode_counts"] and r["n"] == o["n"] == 1000
+        for k in ("coverage", "density", "diversity", "hq_pct", "d_real_acc", "d_fake_acc", "loss_d", "loss_g",
+                  "grad_norm_g", "grad_norm_d"):
+            assert r[k] == pytest.approx(o[k], rel=1e-3, abs=1e-4), (r["step"], k)
     config = (two / "config.yaml").read_text()
     assert "world_size: 2" in config
     assert not list(two.rglob("*.tmp"))
@@ -76,3 +133,17 @@ def test_bad_settings_under_torchrun_are_one_line(tmp_path, args, says):
     # torchrun ends the other rank once one fails, so it may not get to say it too
     assert 1 <= len(ours) <= 2 and all(says in line for line in ours)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_confirmed_collapse_stops_every_rank_at_its_step(tmp_path):
+    # checks 3.. read collapsed: confirmed at step 25, between two log steps (24, 28)
+    res = scripted(tmp_path / "run", (3, 100), tmp_path / "digests", "--steps", "50", "--on-collapse", "stop")
+    assert "exitcode: 4" in res.stderr  # each rank exits 4; torchrun itself says 1 for any rank's failure
+    assert "modeguard: stopped at step 25: collapse confirmed" in res.stderr
+    digests = {p.name: p.read_text() for p in (tmp_path / "digests").iterdir()}
+    assert digests.keys() == {"rank-0.txt", "rank-1.txt"}
+    assert digests["rank-0.txt"] == digests["rank-1.txt"] and digests["rank-0.txt"].startswith("25 ")
+    assert rows(tmp_path / "run" / "metrics.jsonl")[-1]["step"] == 24
+    kinds = [e["kind"] for e in rows(tmp_path / "run" / "events.jsonl")]
+    assert kinds == ["collapse_suspected", "collapse_confirmed", "stopped"]
+
