@@ -147,3 +147,23 @@ def test_a_confirmed_collapse_stops_every_rank_at_its_step(tmp_path):
     kinds = [e["kind"] for e in rows(tmp_path / "run" / "events.jsonl")]
     assert kinds == ["collapse_suspected", "collapse_confirmed", "stopped"]
 
+
+def test_heal_rolls_every_rank_back_together(tmp_path):
+    # checks 7-9 (steps 35-45) read collapsed: confirmed at 45, rolled back to the healthy step 30
+    heal = ["--steps", "60", "--on-collapse", "heal", "--heal-ladder", "lr_g*0.5"]
+    two = scripted(tmp_path / "two", (7, 9), tmp_path / "d2", *heal)
+    assert two.returncode == 0, two.stderr[-2000:]
+    one = scripted(tmp_path / "one", (7, 9), tmp_path / "d1", *heal, ranks=1)
+    assert one.returncode == 0, one.stderr[-2000:]
+    digests = [(tmp_path / "d2" / f"rank-{r}.txt").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1] and digests[0].startswith("60 ")  # the ranks' weights are identical
+    run = tmp_path / "two"
+    (h,) = json.loads((run / "heals.json").read_text())["heals"]
+    assert (h["cause_step"], h["rolled_back_to"], h["change"]) == (45, 30, "lr_g 0.001 -> 0.0005")
+    assert [e["kind"] for e in rows(run / "events.jsonl")] == ["heal"]  # the branch's events are archived
+    assert [r["step"] for r in rows(run / "abandoned/heal-1/monitor.jsonl")] == [35, 40, 45]
+    assert [r["branch"] for r in rows(run / "monitor.jsonl")] == [0] * 6 + [1] * 6
+    assert "lr_g: 0.0005" in (run / "config.yaml").read_text()
+    # one writer: the same files as the one-process run, which the two ranks trained like
+    assert files(run) == files(tmp_path / "one")
+    assert_close(weights(run, 60), weights(tmp_path / "one", 60))

@@ -17,6 +17,12 @@ non-finite, the loop
 5. writes a ``heal`` event with its reason to ``events.jsonl`` and the history to
    ``heals.json``, and trains on from the healthy step.
 
+Under torchrun every rank runs the loop: the monitor's decision reaches every rank at the
+same step (see :mod:`..callback`); rank 0 picks the rung and broadcasts it, archives the
+branch and rewrites the config and the healthy checkpoint; then every rank builds the same
+amended trainer and loads that checkpoint, so the ranks roll back together and keep
+identical weights. Only rank 0 writes.
+
 With no healthy checkpoint yet (the run never was healthy), the healed run restarts
 from step 0. At most ``config.max_heals`` heals; after that (or when the ladder is
 used up) the run goes on and only reports, as with ``warn``. ``eval.json`` lists the
@@ -60,10 +66,8 @@ def heal_loop(trainer, echo: bool = True):
     (and ``eval.json``) lists the heals under ``heals``."""
     if trainer.run is None:
         raise ConfigError("healing needs a run directory (--out) to roll back to")
-    if trainer.ctx.dist is not None:
-        raise ConfigError("--on-collapse heal does not run under torchrun yet; use warn or stop there")
     ladder = parse_ladder(trainer.config.heal_ladder)
-    record = HealRecord(trainer.run.heals)
+    record = _heal_record(trainer)
     monitor = _monitor_of(trainer)
     monitor.branch = len(record.heals)
     monitor.echo = echo
@@ -82,6 +86,8 @@ def heal_loop(trainer, echo: bool = True):
                 raise
             cause = monitor.diverged_event or Event(DIVERGED, trainer.ctx.step, str(e))
             anchor = monitor.anchor_step
+        if trainer.ctx.dist is not None:  # rank 0 tracked the healthy anchor: its word counts
+            cause, anchor = trainer.ctx.dist.broadcast_object((cause, anchor))
         healed = heal_once(trainer, cause, anchor, ladder, record, echo=echo)
         if healed is None:  # nothing left to try: carry on, only reporting
             monitor = _monitor_of(trainer)
@@ -91,8 +97,18 @@ def heal_loop(trainer, echo: bool = True):
             continue
         trainer = healed
     result = {**result, "heals": _heal_summary(record)}
-    _write_heals_into_eval(trainer, record)
+    if trainer.writes:
+        _write_heals_into_eval(trainer, record)
     return trainer, result
+
+
+def _heal_record(trainer) -> HealRecord:
+    """``heals.json`` as rank 0 reads it (under torchrun the other ranks get its contents)."""
+    record = HealRecord(trainer.run.heals)
+    if trainer.ctx.dist is not None:
+        record.heals, record.next_rung, record.exhausted = trainer.ctx.dist.broadcast_object(
+            (record.heals, record.next_rung, record.exhausted))
+    return record
 
 
 def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung], record: HealRecord,
@@ -120,17 +136,36 @@ def heal_once(trainer, cause: Event, anchor_step: int | None, ladder: list[Rung]
                "archived": str(run.abandoned_branch(number).path.relative_to(run.path))}
     event = Event(HEAL, step, message, list(cause.evidence), since=cause.since, branch=number, details=details)
     record.heals.append(details)
-    record.save()
-    append_events(run.events, [event])
-    if echo:
-        tqdm.write(f"modeguard: {event}")
+    if trainer.writes:
+        record.save()
+        append_events(run.events, [event])
+        if echo:
+            tqdm.write(f"modeguard: {event}")
     return new_trainer
 
 
 def _next_rung_trainer(trainer, ladder: list[Rung], record: HealRecord, number: int, echo: bool):
     """``(trainer, rung, change, skipped)`` for the next rung that builds a changed run, or
-    ``(None, None, "", skipped)`` when the budget or the ladder is used up."""
-    config, old_monitor = trainer.config, _monitor_of(trainer)
+    ``(None, None, "", skipped)`` when the budget or the ladder is used up. Under torchrun
+    rank 0 picks the rung and broadcasts it; every rank builds the same amended trainer."""
+    dist = trainer.ctx.dist
+    picked = (None, None, "", [])
+    if dist is None or dist.is_main:
+        picked = _pick_rung(trainer, ladder, record, number, echo)
+    if dist is None:
+        return picked
+    new_trainer, rung, change, skipped = picked
+    shared = (new_trainer.config if new_trainer is not None else None, rung, change, skipped, record.next_rung)
+    config, rung, change, skipped, record.next_rung = dist.broadcast_object(shared)
+    if new_trainer is None and config is not None:
+        new_trainer = Trainer(config, trainer.run.path, callbacks=_heal_callbacks(trainer, number, echo))
+    return new_trainer, rung, change, skipped
+
+
+def _pick_rung(trainer, ladder: list[Rung], record: HealRecord, number: int, echo: bool):
+    """Walk the ladder from ``record.next_rung`` to the first rung that changes the run and
+    builds; returns ``(trainer, rung, change, skipped)`` as :func:`_next_rung_trainer`."""
+    config = trainer.config
     skipped: list[str] = []
     if number > config.max_heals:
         return None, None, "", skipped
@@ -143,23 +178,33 @@ def _next_rung_trainer(trainer, ladder: list[Rung], record: HealRecord, number: 
                 skipped.append(f"{rung.text} (changes nothing here)")
                 continue
             new_config, change = applied
-            monitor = MonitorCallback(branch=number, echo=echo, quiet_for=QUIET_CHECKS * old_monitor.every,
-                                      every=old_monitor.every, n_samples=old_monitor.n_samples,
-                                      n_reference=old_monitor.n_reference, warmup=old_monitor.monitor.warmup_steps,
-                                      stall=old_monitor.monitor.stall_steps, feature_space=old_monitor.feature_builder,
-                                      monitor_options=old_monitor.monitor_options)
-            others = [cb for cb in trainer.callbacks
-                      if not isinstance(cb, MonitorCallback) and not getattr(cb, "is_tensorboard", False)]
-            return Trainer(new_config, trainer.run.path, callbacks=[monitor, *others]), rung, change, skipped
+            callbacks = _heal_callbacks(trainer, number, echo)
+            return Trainer(new_config, trainer.run.path, callbacks=callbacks), rung, change, skipped
         except ConfigError as e:
             skipped.append(f"{rung.text} ({e})")
     return None, None, "", skipped
 
 
+def _heal_callbacks(trainer, number: int, echo: bool) -> list:
+    """The healed branch's callbacks: a fresh monitor (quiet while the run settles, with the
+    old one's settings) and the old callbacks but the monitor and TensorBoard."""
+    old = _monitor_of(trainer)
+    inner = old.monitor  # None on ranks other than 0 under torchrun: they never judge
+    monitor = MonitorCallback(branch=number, echo=echo, quiet_for=QUIET_CHECKS * old.every, every=old.every,
+                              n_samples=old.n_samples, n_reference=old.n_reference,
+                              warmup=inner.warmup_steps if inner is not None else None,
+                              stall=inner.stall_steps if inner is not None else None,
+                              feature_space=old.feature_builder, monitor_options=old.monitor_options)
+    others = [cb for cb in trainer.callbacks
+              if not isinstance(cb, MonitorCallback) and not getattr(cb, "is_tensorboard", False)]
+    return [monitor, *others]
+
+
 def _report_exhausted(trainer, cause: Event, record: HealRecord, number: int, skipped: list[str]) -> None:
     """Record that no heal is left; the run goes on and only reports."""
     record.exhausted = True
-    record.save()
+    if trainer.writes:
+        record.save()
     why = "the heal budget is spent" if number > trainer.config.max_heals else "the ladder is used up"
     monitor = _monitor_of(trainer)
     event = Event(HEAL, trainer.ctx.step, f"no heal left ({why}, {len(record.heals)} done): "
@@ -171,7 +216,22 @@ def _report_exhausted(trainer, cause: Event, record: HealRecord, number: int, sk
 def _roll_back(trainer, new_trainer, anchor_step: int | None, number: int):
     """Archive the collapsed branch as ``abandoned/heal-<number>``, save the amended config
     and load the healthy checkpoint into ``new_trainer`` (rewritten in its layout).
-    Returns ``(step rolled back to, anchor checkpoint path or None, notes)``."""
+    Returns ``(step rolled back to, anchor checkpoint path or None, notes)``. Under torchrun
+    rank 0 does the files; once it has, the other ranks load the rewritten checkpoint."""
+    dist = trainer.ctx.dist
+    if dist is None or dist.is_main:
+        rolled = _roll_back_files(trainer, new_trainer, anchor_step, number)
+    if dist is not None:  # the broadcast returns on the other ranks once rank 0 has written
+        rolled = dist.broadcast_object(rolled if dist.is_main else None)
+        step, anchor_path, _ = rolled
+        if not dist.is_main and anchor_path is not None:
+            new_trainer.load_state_dict(load_checkpoint(anchor_path))
+    _monitor_of(new_trainer).anchor_step = rolled[0] if rolled[1] is not None else None
+    return rolled
+
+
+def _roll_back_files(trainer, new_trainer, anchor_step: int | None, number: int):
+    """:func:`_roll_back`'s work on disk and in ``new_trainer`` (the one writing process)."""
     run = trainer.run
     step = anchor_step if anchor_step is not None else 0
     dest = run.abandoned_branch(number)
@@ -191,7 +251,6 @@ def _roll_back(trainer, new_trainer, anchor_step: int | None, number: int):
         return step, None, ["no healthy checkpoint yet: restarted from step 0"]
     notes = transplant(new_trainer, state)
     save_checkpoint(anchor_path, new_trainer.state_dict())
-    _monitor_of(new_trainer).anchor_step = step
     return step, anchor_path, notes
 
 
