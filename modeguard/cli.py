@@ -167,6 +167,9 @@ def _add_bench(sub) -> None:
     b.add_argument("--address", default=None,
                    help="Ray cluster for --backend ray: 'auto' or HOST:PORT "
                         "(default: none, start a local one of --workers CPUs, 2 if unset)")
+    b.add_argument("--no-stack-seeds", dest="stack_seeds", action="store_false",
+                   help="train every seed in its own process (default: the seeds of a stackable "
+                        "configuration train together in one process, local backend)")
 
 
 def _add_tune(sub) -> None:
@@ -299,7 +302,7 @@ def cmd_bench(args) -> int:
     sets = [x.strip() for x in args.strategies.split("|")] if args.strategies else None
     data = [x.strip() for x in args.data.split(",")] if args.data else None
     run_suite(args.suite, args.out, sets, data, args.seeds, args.steps, args.workers,
-              resume=args.resume, backend=args.backend, address=args.address)
+              resume=args.resume, backend=args.backend, address=args.address, stack=args.stack_seeds)
     print((Path(args.out) / "results.md").read_text())  # failed runs are listed under the table
     print(f"results: {Path(args.out) / 'results.csv'}  {Path(args.out) / 'results.md'}")
     return 0

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..train import Trainer
+from ..train.ensemble import Ensemble
 
 
 @dataclass
@@ -31,6 +32,13 @@ class Job:
     config: dict
     out: str | None = None
     tags: dict = field(default_factory=dict)
+    #: seeds trained together as one stacked ensemble (None: one run, of ``tags["seed"]``)
+    seeds: list[int] | None = None
+
+
+def job_rows(job: Job) -> int:
+    """How many result rows ``job`` gives: one per seed it trains."""
+    return len(job.seeds) if job.seeds else 1
 
 
 def run_job(job: Job) -> dict:
@@ -45,6 +53,28 @@ def run_job(job: Job) -> dict:
     result = trainer.fit()
     result = {k: v for k, v in result.items() if k != "counts"}
     return {**job.tags, **result, "seconds": time.perf_counter() - t0}
+
+
+def run_stacked_job(job: Job) -> list[dict]:
+    """Train the seeds of ``job.seeds`` together (:class:`~modeguard.train.ensemble.Ensemble`)
+    and return one row per seed; ``seconds`` is the run's wall time shared out over its seeds."""
+    torch.set_num_threads(1)
+    config = TrainConfig.from_dict({**job.config, "progress": False, "threads": 1})
+    t0 = time.perf_counter()
+    results = Ensemble(config, job.seeds).fit()
+    seconds = (time.perf_counter() - t0) / len(job.seeds)
+    return [{**job.tags, "seed": seed, **{k: v for k, v in r.items() if k != "counts"}, "seconds": seconds,
+             "stacked": len(job.seeds)} for seed, r in zip(job.seeds, results)]
+
+
+def run_any(job: Job) -> list[dict]:
+    """The rows of ``job``: a stacked job's seeds, or the one run."""
+    return run_stacked_job(job) if job.seeds else [run_job(job)]
+
+
+def error_rows(job: Job, error: str) -> list[dict]:
+    """The rows of a job that failed: one per seed it held, each with ``error``."""
+    return [{**job.tags, "seed": s, "error": error} for s in job.seeds] if job.seeds else [{**job.tags, "error": error}]
 
 
 def run_dir_name(tags: dict) -> str:
@@ -64,32 +94,35 @@ def progress_bar(total: int, enabled: bool):
 
 
 def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True, on_result=None) -> list[dict]:
-    """Run ``jobs`` on ``workers`` local processes; results come back in job order.
+    """Run ``jobs`` on ``workers`` local processes; rows come back in job order (a stacked
+    job gives one row per seed).
 
     ``on_result(row)`` is called as each run finishes. A run that raises becomes a row with
     an ``error`` column; the other runs go on.
     """
     workers = workers or default_workers()
-    results: list[dict | None] = [None] * len(jobs)
-    bar = progress_bar(len(jobs), progress)
+    results: list[list[dict] | None] = [None] * len(jobs)
+    bar = progress_bar(sum(job_rows(j) for j in jobs), progress)
     if workers == 1:
         for i, job in enumerate(jobs):
-            results[i] = run_job(job)
-            report_row(results[i], on_result, bar)
+            results[i] = run_any(job)
+            for row in results[i]:
+                report_row(row, on_result, bar)
     else:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+            futures = {pool.submit(run_any, job): i for i, job in enumerate(jobs)}
             for fut in as_completed(futures):
                 i = futures[fut]
                 try:
                     results[i] = fut.result()
                 except Exception as e:  # one failed run must not lose the others
-                    results[i] = {**jobs[i].tags, "error": f"{type(e).__name__}: {e}"}
-                report_row(results[i], on_result, bar)
+                    results[i] = error_rows(jobs[i], f"{type(e).__name__}: {e}")
+                for row in results[i]:
+                    report_row(row, on_result, bar)
     if bar:
         bar.close()
-    return results  # type: ignore[return-value]
+    return [row for rows in results for row in rows]  # type: ignore[union-attr]
 
 
 def ensure_dir(path: str | Path) -> Path:

@@ -20,7 +20,8 @@ from ..data import resolve_data
 from ..errors import ConfigError
 from ..strategies import parse_strategies, registry
 from .ray_backend import DEFAULT_MAX_RETRIES, LOCAL_CPUS, check_ray, run_jobs_ray
-from .runner import Job, run_dir_name, run_jobs
+from ..train.ensemble import stackable
+from .runner import Job, default_workers, run_dir_name, run_jobs
 
 PLAIN = "none"
 RECIPE = ",".join(DEFAULT_RECIPE)
@@ -39,7 +40,7 @@ SUITES = {
 BACKENDS = ("local", "ray")
 
 COLUMNS = ["strategies", "data", "seed", "steps", "modes", "modes_strict", "hq_pct", "rev_kl",
-           "precision", "recall", "density", "coverage", "seconds", "error"]
+           "precision", "recall", "density", "coverage", "seconds", "stacked", "error"]
 
 
 def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | None = None,
@@ -60,16 +61,45 @@ def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | 
     return jobs
 
 
+def stack_seeds(jobs: list[Job], workers: int) -> list[Job]:
+    """Jobs that differ only in their seed, merged into stacked jobs (seeds trained together in
+    one process) where :func:`~modeguard.train.ensemble.stackable` allows; each group is split
+    into enough chunks that ``workers`` processes still have work. Other jobs are kept as they are."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        key = (job.tags["strategies"], job.tags["data"], job.tags["steps"])
+        groups.setdefault(key, []).append(job)
+    stackable_groups = [g for g in groups.values()
+                        if len(g) > 1 and stackable(TrainConfig.from_dict(g[0].config))[0]]
+    chunks_per_group = max(1, -(-workers // max(1, len(groups))))
+    out: list[Job] = []
+    for group in groups.values():
+        if not any(group is g for g in stackable_groups):
+            out += group
+            continue
+        size = -(-len(group) // min(chunks_per_group, len(group)))
+        for i in range(0, len(group), size):
+            part = group[i:i + size]
+            if len(part) == 1:
+                out.append(part[0])
+                continue
+            tags = {k: v for k, v in part[0].tags.items() if k != "seed"}
+            out.append(Job(part[0].config, None, tags, seeds=[j.tags["seed"] for j in part]))
+    return out
+
+
 def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: list[str] | None = None,
               seeds: int = 5, steps: int | None = None, workers: int | None = None, progress: bool = True,
               base: dict | None = None, resume: bool = False, backend: str = "local",
-              address: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES) -> list[dict]:
+              address: str | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+              stack: bool = True) -> list[dict]:
     """Run the suite into ``out`` and return one row per run (failed runs carry ``error``).
 
     resume: runs already in ``out/results.csv`` are kept, not redone. backend: ``local``
     (``workers`` processes, default all cores) or ``ray`` (a task per run on the cluster at
     ``address``, or on a local cluster of ``workers`` CPUs, default 2; a run whose worker
-    dies is retried ``max_retries`` times; run directories in ``out/runs/``).
+    dies is retried ``max_retries`` times; run directories in ``out/runs/``). stack: on the
+    local backend, train the seeds of a stackable configuration together (:func:`stack_seeds`).
     Raises ConfigError for bad input (unknown suite or strategy, Ray missing or unreachable).
     """
     if suite not in SUITES:
@@ -108,6 +138,8 @@ def run_suite(suite: str, out: str | Path, sets: list[str] | None = None, data: 
         ran = run_jobs_ray(jobs, address, num_cpus=workers or LOCAL_CPUS, max_retries=max_retries,
                            progress=progress, on_result=append)
     else:
+        if stack:
+            jobs = stack_seeds(jobs, workers or default_workers())
         ran = run_jobs(jobs, workers=workers, progress=progress, on_result=append)
     results = done + ran
     write_table(results, out / "results.md")

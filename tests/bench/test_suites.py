@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from modeguard.bench.suites import run_suite, summarise
+from modeguard.bench.suites import build_jobs, run_suite, stack_seeds, summarise
 from modeguard.cli import main
 from modeguard.errors import ConfigError
 
@@ -44,3 +44,26 @@ def test_resume_keeps_finished_runs(tmp_path):
     kept = {(r["strategies"], r["seed"]): r["seconds"] for r in again}
     for r in first:  # the finished runs were read back, not run again
         assert kept[(r["strategies"], r["seed"])] == pytest.approx(r["seconds"], rel=1e-6)
+
+
+def test_seeds_of_a_stackable_set_are_merged_into_one_job_per_worker():
+    jobs = build_jobs(["r1", "pacgan"], ["ring8"], [0, 1, 2, 3], steps=5, base=TINY)
+    merged = stack_seeds(jobs, workers=1)
+    stacked = [j for j in merged if j.seeds]
+    assert [(j.tags["strategies"], j.seeds) for j in stacked] == [("r1", [0, 1, 2, 3])]
+    assert sorted(j.tags["seed"] for j in merged if not j.seeds) == [0, 1, 2, 3]  # pacgan is not stacked
+    split = stack_seeds(build_jobs(["r1"], ["ring8"], [0, 1, 2, 3], steps=5, base=TINY), workers=2)
+    assert [j.seeds for j in split] == [[0, 1], [2, 3]]  # both workers get seeds
+
+
+def test_stacked_bench_rows_match_one_process_per_seed(tmp_path):
+    kwargs = dict(sets=["r1"], data=["ring8"], seeds=2, steps=20, workers=1, progress=False, base=TINY)
+    together = run_suite("mixtures", tmp_path / "a", **kwargs)
+    apart = run_suite("mixtures", tmp_path / "b", stack=False, **kwargs)
+    key = lambda r: (r["strategies"], r["seed"])  # noqa: E731
+    assert all(r.get("stacked") == 2 for r in together)
+    for a, b in zip(sorted(together, key=key), sorted(apart, key=key)):
+        assert key(a) == key(b) and a["modes"] == b["modes"]
+        assert a["rev_kl"] == pytest.approx(b["rev_kl"], rel=1e-3, abs=1e-4)
+    rows = list(csv.DictReader(open(tmp_path / "a" / "results.csv")))
+    assert sorted(int(r["seed"]) for r in rows) == [0, 0, 1, 1] and all(r["stacked"] == "2" for r in rows)
