@@ -46,7 +46,7 @@ import yaml
 
 from modeguard.config import TrainConfig
 from modeguard.metrics import mode_coverage
-from modeguard.monitor.features import classifier_space
+from modeguard.monitor.features import LABEL_FREE_SPACES, classifier_space
 from modeguard.monitor.callback import MonitorCallback
 from modeguard.train import Callback, Trainer
 
@@ -145,39 +145,47 @@ def protocol(data: str, steps: int | None = None, lr: float | None = None) -> di
 
 
 def detect_one(data: str, strategies: str, seed: int, steps: int | None, induce: int | None = None,
-               lr: float | None = None) -> dict:
+               lr: float | None = None, spaces: list[str] | None = None) -> list[dict]:
+    """One run watched by the default monitor and by one more monitor per named label-free
+    space in ``spaces`` (labels withheld from them; the judge keeps its labels). One row per
+    monitor; the label-free rows carry ``space``."""
     torch.set_num_threads(1)
     base = protocol(data, steps, lr)
     config = TrainConfig(**{"data": data, "strategies": strategies_of(strategies), "seed": seed, "progress": False,
                             "sample_every": 10**9, "ckpt_every": 10**9, "on_collapse": "warn", **base})
     total = config.resolved_steps()
-    monitor = MonitorCallback(echo=False)
+    monitors = {None: MonitorCallback(echo=False),  # the default monitor, with labels where the data has them
+                **{name: MonitorCallback(echo=False, feature_space=LABEL_FREE_SPACES[name]) for name in spaces or ()}}
     judge = Judge(max(1, total // 50))
     extra = [Induce(induce)] if induce else []
-    trainer = Trainer(config, None, callbacks=[*extra, monitor, judge])
+    trainer = Trainer(config, None, callbacks=[*extra, *monitors.values(), judge])
     t0 = time.perf_counter()
     result = trainer.fit()
     wall = time.perf_counter() - t0
     data_ = trainer.ctx.data
     k = data_.num_modes if getattr(data_, "stacked", False) else len(data_.modes.centers)
     facts = truth(judge.series, k)
+    train_s = wall - sum(m.seconds for m in monitors.values()) - judge.seconds
+    return [{"data": data, "strategies": strategies + (f" (broken at {induce})" if induce else ""), "seed": seed,
+             "steps": total, "lr": trainer.config.lr_g, "modes_final": result["modes"],
+             "modes_strict_final": result.get("modes_strict"), "k": k, **facts,
+             **({"space": name} if name else {}), **monitor_facts(monitor, facts, train_s),
+             "final_metrics": {k: v for k, v in result.items() if isinstance(v, (int, float))},
+             "train_s": round(train_s, 2), "truth_series": judge.series} for name, monitor in monitors.items()]
+
+
+def monitor_facts(monitor: MonitorCallback, facts: dict, train_s: float) -> dict:
+    """What one monitor said about a run: confirmations, events, readings, its cost."""
     confirmed = [e for e in monitor.events if e.kind == "collapse_confirmed"]
     after_fall = [e for e in confirmed if facts["fall_at"] is not None and e.step >= facts["fall_at"]]
-    train_s = wall - monitor.seconds - judge.seconds
-    return {"data": data, "strategies": strategies + (f" (broken at {induce})" if induce else ""), "seed": seed,
-            "steps": total, "lr": trainer.config.lr_g, "modes_final": result["modes"],
-            "modes_strict_final": result.get("modes_strict"), "k": k, **facts,
-            "confirmed_steps": [e.step for e in confirmed],
-            "flagged": bool(confirmed),
+    return {"confirmed_steps": [e.step for e in confirmed], "flagged": bool(confirmed),
             "fall_flagged_after": (after_fall[0].step - facts["fall_at"]) if after_fall else None,
             "events": [f"{e.kind}@{e.step}" for e in monitor.events],
             "event_messages": [e.message for e in monitor.events],
             "readings": [[h["step"], *(h.get(f) for f in ("modes", "diversity", "coverage"))]
                          for h in monitor.monitor.history],
-            "final_metrics": {k: v for k, v in result.items() if isinstance(v, (int, float))},
-            "monitor_s": round(monitor.seconds, 2), "train_s": round(train_s, 2),
-            "overhead_pct": round(100 * monitor.seconds / max(train_s, 1e-9), 2), "checks": monitor.checks,
-            "truth_series": judge.series}
+            "monitor_s": round(monitor.seconds, 2),
+            "overhead_pct": round(100 * monitor.seconds / max(train_s, 1e-9), 2), "checks": monitor.checks}
 
 
 def heal_one(data: str, seed: int, steps: int | None, out: Path, lr: float | None = None) -> dict:
@@ -253,6 +261,7 @@ def summary() -> str:
                       + f"; false alarms: {sum(r['flagged'] for r in healthy)}/{len(healthy)} healthy runs; "
                       f"monitor overhead: median {statistics.median(r['overhead_pct'] for r in runs):.1f}% of "
                       f"training time (max {max(r['overhead_pct'] for r in runs):.1f}%)"]
+    lines += unlabelled_summary(_rows("monitor-detect-unlabelled.jsonl"))
     heals = _rows("monitor-heal.jsonl")
     if heals:
         lines += ["", "| data | seed | final modes (strict) | HQ % or KL | heals | final strategies | seconds |",
@@ -265,6 +274,30 @@ def summary() -> str:
     return "\n".join(lines)
 
 
+def unlabelled_summary(rows: list[dict]) -> list[str]:
+    """Per label-free space: collapses flagged (of those the labelled judge saw), false alarms
+    on healthy runs, when the first confirmation came (share of the run), monitor time."""
+    if not rows:
+        return []
+    for r in rows:
+        r.update(truth([tuple(x) for x in r["truth_series"]], r["k"]))
+    lines = ["", "Labels withheld from the monitor (`detect --spaces ...`; the judge keeps them):", "",
+             "| space | runs | collapses flagged | false alarms (healthy runs) | first confirmation, share of the run "
+             "(median, max) | monitor time / training time (median, max) |", "|---|---|---|---|---|---|"]
+    spaces: dict[str, list] = {}
+    for r in rows:
+        spaces.setdefault(r["space"], []).append(r)
+    for space, rs in spaces.items():
+        col, ok = [r for r in rs if r["collapsed"]], [r for r in rs if r["healthy"]]
+        first = [r["confirmed_steps"][0] / r["steps"] for r in col if r["confirmed_steps"]]
+        when = f"{statistics.median(first):.0%}, {max(first):.0%}" if first else "-"
+        cost = [r["overhead_pct"] for r in rs]
+        lines.append(f"| {space} | {len(rs)} | {sum(r['flagged'] for r in col)}/{len(col)} | "
+                     f"{sum(r['flagged'] for r in ok)}/{len(ok)} | {when} | "
+                     f"{statistics.median(cost):.1f}%, {max(cost):.1f}% |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -275,6 +308,9 @@ def main() -> None:
     d.add_argument("--lr", type=float, default=None, help="both learning rates (default: the protocol's)")
     d.add_argument("--induce", type=int, default=None,
                    help="force a collapse at this step (lr x10, penalties off) to measure detection of a fall")
+    d.add_argument("--spaces", default=None,
+                   help="comma-separated label-free spaces whose monitors watch beside the default one "
+                        f"(labels withheld; rows go to monitor-detect-unlabelled.jsonl): {', '.join(LABEL_FREE_SPACES)}")
     h = sub.add_parser("heal")
     h.add_argument("--data", default="ring8")
     h.add_argument("--seeds", default="0,1,2")
@@ -288,9 +324,12 @@ def main() -> None:
             data, rest = spec.split(":", 1)
             strategies, seeds = rest.rsplit(":", 1)
             for seed in map(int, seeds.split(",")):
-                row = detect_one(data, strategies.replace("+", ","), seed, args.steps, args.induce, args.lr)
-                _append("monitor-detect.jsonl", row)
-                print(json.dumps({k: v for k, v in row.items() if k != "truth_series"}), flush=True)
+                spaces = args.spaces.split(",") if args.spaces else None
+                for row in detect_one(data, strategies.replace("+", ","), seed, args.steps, args.induce, args.lr,
+                                      spaces):
+                    _append("monitor-detect-unlabelled.jsonl" if "space" in row else "monitor-detect.jsonl", row)
+                    print(json.dumps({k: v for k, v in row.items() if k not in ("truth_series", "readings")}),
+                          flush=True)
     elif args.cmd == "heal":
         for seed in map(int, args.seeds.split(",")):
             row = heal_one(args.data, seed, args.steps, Path(args.out) / f"{args.data}-seed{seed}", args.lr)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from modeguard.cli import main
+from reliability.helpers import cli  # the CLI in this process: (exit code, stdout, stderr)
 
 TINY_YAML = """\
 model_options: {g_hidden: [16, 16], d_hidden: [16, 16], z_dim: 4}
@@ -30,12 +31,6 @@ def tiny_yaml(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
     path.write_text(TINY_YAML)
     return path
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def train_args(tiny_yaml, data, out, *extra):

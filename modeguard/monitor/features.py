@@ -24,9 +24,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
+from sklearn.cluster import KMeans
 
 from ..metrics.classifier import mode_classifier
 from .encoders import random_conv_encoder, trained_encoder
+
+#: pseudo-modes of a binned space, and the real training samples its k-means is fitted on
+BINS, BIN_FIT_SAMPLES = 100, 5000
 
 
 @dataclass
@@ -90,9 +95,40 @@ def encoder_space(data, seed: int = 0) -> FeatureSpace:
     return FeatureSpace("trained encoder", lambda x: (enc.encode(x), None))
 
 
+def binned(builder: Callable, bins: int = BINS, fit_samples: int = BIN_FIT_SAMPLES, seed: int = 0) -> Callable:
+    """A builder whose space labels each sample with its k-means bin among ``bins`` clusters
+    of real training samples (in the features of ``builder``'s space): pseudo-modes for data
+    without labels, in the spirit of Richardson & Weiss (2018)'s NDB bins. The monitor then
+    counts live bins (each weighted by its share of real data) the way it counts known modes,
+    so a generator that keeps a tenth of the data's variety leaves bins empty even when every
+    image it draws is sharp and near real ones."""
+
+    def build(data) -> FeatureSpace:
+        space = builder(data)
+        real = np.asarray(data.to_data_space(data.sample(fit_samples, torch.Generator().manual_seed(seed + 11))))
+        feats, _ = space.featurize(real)
+        k = int(min(bins, max(2, len(feats) // 20)))  # at least ~20 real samples a bin
+        km = KMeans(k, n_init=1, random_state=seed).fit(np.asarray(feats, dtype=np.float64))
+        share = np.bincount(km.labels_, minlength=k).astype(np.float64)
+        centres = km.cluster_centers_.astype(np.float32)
+        centre_sq = (centres ** 2).sum(1)
+
+        def featurize(x):
+            f, _ = space.featurize(x)
+            f = np.asarray(f, dtype=np.float32)
+            # nearest centre by |c|^2 - 2 f.c (one matmul; |f|^2 is the same for every centre)
+            return f, np.argmin(centre_sq[None, :] - 2.0 * f @ centres.T, axis=1)
+
+        return FeatureSpace(f"{space.name}, {k} bins", featurize, num_modes=k, weights=share / share.sum(),
+                            mode_name=lambda i: f"bin {i}")
+
+    return build
+
+
 #: the label-free spaces for images, by name (what ``benchmarks/unlabelled.py`` compares)
 LABEL_FREE_SPACES: dict[str, Callable] = {"random conv": random_conv_space, "trained encoder": encoder_space,
-                                          "raw pixels": pixel_space}
+                                          "raw pixels": pixel_space, "pixel bins": binned(pixel_space),
+                                          "random conv bins": binned(random_conv_space)}
 #: the default for images without labels: on stacked digits with the labels withheld
 #: (``benchmarks/unlabelled.py``, results/unlabelled.md) every candidate flags the same
 #: collapses without false alarms, raw pixels with the widest coverage margin, at a tenth of

@@ -7,7 +7,7 @@ from modeguard.data import resolve_data
 from modeguard.data.images import ImageSet, load_digits_set
 from modeguard.data.user import from_array
 from modeguard.monitor import CollapseMonitor
-from modeguard.monitor.features import LABEL_FREE_SPACES, UNLABELLED_IMAGE_SPACE, feature_space
+from modeguard.monitor.features import LABEL_FREE_SPACES, UNLABELLED_IMAGE_SPACE, binned, feature_space, pixel_space
 
 
 def test_points_use_raw_values_and_the_mixture_centres():
@@ -57,3 +57,25 @@ def test_in_memory_images_without_labels_never_need_the_mode_classifier(tmp_path
     space = feature_space(from_array(images, name="mine"))
     assert space.name == UNLABELLED_IMAGE_SPACE
     assert not any(p.name.startswith("mode-classifier") for p in tmp_path.iterdir())
+
+
+def test_binned_space_gives_pseudo_modes_that_catch_a_generator_keeping_two_digits():
+    digits = load_digits_set()
+    data = ImageSet("digits-unlabelled", digits.train_images, None, digits.test_images, None)
+    space = binned(pixel_space, bins=40)(data)
+    assert space.num_modes == 40 and abs(space.weights.sum() - 1) < 1e-9
+    ref, ref_bins = space.featurize(data.reference(500, seed=1))
+    assert ref_bins.min() >= 0 and ref_bins.max() < 40
+    pixels = digits.train_images.astype(np.float32) / 255.0
+    two = pixels[np.isin(digits.train_labels, [0, 1])]  # sharp, real images of two of ten classes
+    rng = np.random.default_rng(0)
+    verdicts = {}
+    for name, pool in (("healthy", pixels), ("two digits", two)):
+        mon = CollapseMonitor(ref, **space.monitor_kwargs(), warmup_steps=100, stall_steps=300)
+        events = []
+        for i in range(12):
+            feats, bins_ = space.featurize(pool[rng.integers(len(pool), size=500)])
+            events += mon.update(100 * (i + 1), feats, fake_modes=bins_)
+        verdicts[name] = [e.kind for e in events]
+    assert "collapse_confirmed" not in verdicts["healthy"]
+    assert "collapse_confirmed" in verdicts["two digits"]
