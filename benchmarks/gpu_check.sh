@@ -9,6 +9,8 @@
 #   - ring8 with the default point recipe, fp32 and bf16 autocast (config amp=True)
 #   - stacked digits (3 x 8 x 8, scikit-learn's digits, no download) with the DCGAN model
 #     and the image recipe, bf16 autocast, both networks in channels_last
+#   - digits (1 x 8 x 8) with the DCGAN model, bf16: real batches drawn in the training
+#     process, then fed by 4 worker processes in pinned memory (config loader_workers=4)
 #   - seeds trained together: recorded as "not built" until modeguard.train exposes an
 #     ensemble trainer
 # and writes everything to one JSON: $OUT/gpu_check.json where $OUT is set, else
@@ -47,9 +49,10 @@ def sync():
         torch.cuda.synchronize()
 
 
-def make_trainer(data, model, amp, channels_last=False, batch=None):
+def make_trainer(data, model, amp, channels_last=False, batch=None, loader_workers=0):
     """A trainer with no run directory, logging out of reach and the final evaluation off."""
-    extra = {} if batch is None else {"batch_size": batch}
+    extra = {"loader_workers": loader_workers} if batch is None else {"batch_size": batch,
+                                                                     "loader_workers": loader_workers}
     config = TrainConfig(data=data, model=model, device=device, amp=amp, progress=False, steps=10**8,
                          log_every=10**9, **extra)
     trainer = Trainer(config, run_dir=None)
@@ -89,6 +92,8 @@ checks = {
     "ring8_mlp_bf16": lambda: make_trainer("ring8", "mlp", amp=True),
     "stacked_digits_dcgan_bf16_channels_last": lambda: make_trainer("stacked-digits", "dcgan", amp=True,
                                                                     channels_last=True),
+    "digits_dcgan_bf16": lambda: make_trainer("digits", "dcgan", amp=True),
+    "digits_dcgan_bf16_loader_workers_4": lambda: make_trainer("digits", "dcgan", amp=True, loader_workers=4),
 }
 out["steps_per_s"] = {}
 for name, build in checks.items():

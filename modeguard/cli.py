@@ -56,6 +56,9 @@ TRAIN_FLAGS = {
                         "(default: all)"),
     "device": (str, "auto, cpu, cuda or cuda:N (default: auto, CUDA where PyTorch sees it)"),
     "threads": (int, "PyTorch CPU threads, at most 4 per CPU (default: 1)"),
+    "loader_workers": (int, "image sets: worker processes that decode an images:DIR folder and feed real batches "
+                            "(pinned on CUDA) in a seeded order of their own; fixed for the run (default: 0, "
+                            "the training process)"),
     "log_every": (int, "steps between rows of metrics.jsonl (default: 100)"),
     "sample_every": (int, "steps between sample snapshots (default: steps / 5)"),
     "ckpt_every": (int, "steps between checkpoints (default: steps / 10)"),

@@ -60,6 +60,9 @@ class TrainConfig:
     tensorboard: bool = False
     #: processes the run trains on (set from torchrun's WORLD_SIZE; batch_size is the global batch)
     world_size: int = 1
+    #: worker processes that decode an image folder and feed real batches (0: the training
+    #: process draws them; see modeguard.data.loader for the order with workers)
+    loader_workers: int = 0
     #: what each resume changed: ``{"step": N, "changed": {name: [before, after]}}``, oldest first
     history: list = field(default_factory=list)
 
@@ -119,6 +122,7 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), low=1)
         _check_int("monitor_every", self.monitor_every, low=0)
+        _check_int("loader_workers", self.loader_workers, low=0)
         _check_int("eval_samples", self.eval_samples, low=10)  # PRDC needs more than k=5 neighbours
         for name in ("model", "loss"):
             if name == "model" and self.model is None:  # filled in by for_kind
@@ -160,6 +164,9 @@ class TrainConfig:
         if self.threads > limit:
             raise ConfigError(f"threads must be at most {limit} (4 x this machine's {os.cpu_count() or 1} CPUs), "
                               f"got {self.threads}")
+        if self.loader_workers > limit:
+            raise ConfigError(f"loader_workers must be at most {limit} (4 x this machine's {os.cpu_count() or 1} "
+                              f"CPUs), got {self.loader_workers}")
         for name, value in dataclasses.asdict(self).items():
             where = _first_non_finite(value)
             if where is not None:
@@ -270,7 +277,7 @@ def _strategies_as_data(value):
 # ---------------------------------------------------------------- resuming
 #: settings that make a run what it is: a resume that changed one would describe a run that never happened
 IDENTITY_KEYS = ("data", "model", "model_options", "loss", "strategies", "seed", "batch_size", "lr_g", "lr_d",
-                 "beta1", "beta2", "n_critic", "heal_ladder", "max_heals", "data_limit")
+                 "beta1", "beta2", "n_critic", "heal_ladder", "max_heals", "data_limit", "loader_workers")
 #: settings a resume may change (how long, how often to log / check / save, where it runs)
 RESUMABLE_KEYS = ("steps", "device", "amp", "threads", "log_every", "sample_every", "ckpt_every",
                   "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard",

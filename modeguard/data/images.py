@@ -10,6 +10,8 @@ Specs (``--data``):
 - ``images:DIR`` or ``images:DIR@SIZE``: every .png/.jpg/.jpeg under DIR, centre-cropped to
   a square and resized to SIZE x SIZE (default 32). One channel if every image is grey,
   else RGB. Images in sub-folders are labelled by sub-folder name (one class per folder).
+  Decoded once, when the set is loaded: in this process, or by ``workers`` worker
+  processes of a ``torch.utils.data.DataLoader`` (``--loader-workers N``; same pixels).
 
 Every image set keeps its pixels as uint8 ``(N, C, H, W)``. Model space is [-1, 1] (what a
 tanh generator emits); data space is float32 numpy in [0, 1].
@@ -24,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -76,6 +80,15 @@ class ImageSet(Dataset):
     def labelled(self) -> bool:
         """True when the images carry class labels of at least 2 classes (mode metrics apply)."""
         return self.train_labels is not None and (self.num_classes or 0) >= 2
+
+    @property
+    def train_size(self) -> int:
+        """The number of images training draws from (after ``limited``)."""
+        return len(self._pixels)
+
+    def pixels(self, idx: torch.Tensor) -> torch.Tensor:
+        """The training images at ``idx`` (``0 <= idx < train_size``): uint8 ``(len(idx), C, H, W)``."""
+        return self._pixels[idx]
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` train images ``(n, C, H, W)`` float32 in [-1, 1], drawn with replacement."""
@@ -240,8 +253,41 @@ def _is_grey(path: Path) -> bool:
         raise DataError(f"{path}: not a readable image ({e})") from None
 
 
-def load_image_folder(folder: str | Path, size: int = DEFAULT_IMAGE_SIZE) -> ImageSet:
-    """Every PNG/JPEG under ``folder``, as ``size`` x ``size`` squares; 10% held out (seeded)."""
+class _FolderImages(TorchDataset):
+    """The files of an image folder as uint8 squares, one per index (what decode workers read)."""
+
+    def __init__(self, files: list[Path], size: int, grey: bool):
+        self.files, self.size, self.grey = files, size, grey
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return _open_square(self.files[i], self.size, self.grey)
+
+
+#: images a decode worker hands back at a time
+DECODE_BATCH = 64
+
+
+def decode_images(files: list[Path], size: int, grey: bool, workers: int = 0) -> np.ndarray:
+    """``files`` as uint8 ``(N, C, size, size)`` squares, in order; decoded in this process
+    (``workers=0``) or by ``workers`` processes of a DataLoader. :class:`DataError` for an
+    unreadable file."""
+    if workers <= 0:
+        return np.stack([_open_square(p, size, grey) for p in files])
+    loader = DataLoader(_FolderImages(files, size, grey), batch_size=DECODE_BATCH, num_workers=workers,
+                        collate_fn=np.stack, generator=torch.Generator().manual_seed(0))
+    try:
+        return np.concatenate(list(loader))
+    except DataError as e:  # raised again here with the worker's traceback: keep the line it said
+        said = str(e).strip().splitlines()[-1].partition("DataError: ")[2]
+        raise DataError(said or str(e).strip().splitlines()[0]) from None
+
+
+def load_image_folder(folder: str | Path, size: int = DEFAULT_IMAGE_SIZE, workers: int = 0) -> ImageSet:
+    """Every PNG/JPEG under ``folder``, as ``size`` x ``size`` squares; 10% held out (seeded).
+    ``workers``: processes that decode the files (0: this one; the pixels are the same)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"image folder not found: {folder}")
@@ -249,7 +295,7 @@ def load_image_folder(folder: str | Path, size: int = DEFAULT_IMAGE_SIZE) -> Ima
     if not files:
         raise DataError(f"{folder}: no .png, .jpg or .jpeg files")
     grey = all(_is_grey(p) for p in files)
-    images = np.stack([_open_square(p, size, grey) for p in files])
+    images = decode_images(files, size, grey, workers)
     classes = sorted({p.relative_to(folder).parts[0] for p in files if len(p.relative_to(folder).parts) > 1})
     labels = None
     if len(classes) >= 2 and all(len(p.relative_to(folder).parts) > 1 for p in files):
@@ -260,7 +306,8 @@ def load_image_folder(folder: str | Path, size: int = DEFAULT_IMAGE_SIZE) -> Ima
                     None if labels is None else labels[te], num_classes=len(classes) if labels is not None else None)
 
 
-def image_folder_source(arg: str | None = None) -> ImageSet:
-    """``--data images:DIR[@SIZE]``: every PNG/JPEG under ``DIR`` as SIZE x SIZE squares."""
+def image_folder_source(arg: str | None = None, workers: int = 0) -> ImageSet:
+    """``--data images:DIR[@SIZE]``: every PNG/JPEG under ``DIR`` as SIZE x SIZE squares
+    (decoded by ``workers`` processes where given)."""
     folder, size = parse_folder_spec(arg)
-    return load_image_folder(folder, size)
+    return load_image_folder(folder, size, workers)

@@ -53,8 +53,9 @@ def data_names() -> list[str]:
     return sorted(SOURCES)
 
 
-def resolve_data(spec: str) -> Dataset:
+def resolve_data(spec: str, workers: int = 0) -> Dataset:
     """Turn ``ring8``, ``name:arg``, a point file path or a code reference into a :class:`Dataset`.
+    ``workers``: processes that decode an image folder (``images:DIR``; 0: this process).
 
     Raises :class:`DataError` (one line) for an unknown name or missing file, and what the
     source raises (:class:`DataError`, or :class:`~modeguard.errors.ConfigError` for a bad
@@ -63,6 +64,8 @@ def resolve_data(spec: str) -> Dataset:
     if not isinstance(spec, str) or not spec or not spec.isprintable():
         raise DataError(f"data must be a name, a path or package.module:NAME on one line, got {spec!r}")
     name, _, arg = spec.partition(":")
+    if name == "images" and workers > 0 and SOURCES[name] is image_folder_source:
+        return image_folder_source(arg or None, workers)
     if name in SOURCES:
         return SOURCES[name](arg or None)
     path = Path(spec)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from ..config import TrainConfig
-from ..data import Dataset, as_dataset, resolve_data
+from ..data import Dataset, ImageSet, as_dataset, resolve_data
 from ..data.limit import limit_data
+from ..data.loader import BatchLoader
 from ..distributed import from_env
 from ..errors import ConfigError
 from ..losses import get_loss
@@ -50,7 +51,8 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
     if (generator is None) != (discriminator is None):
         raise ConfigError("give both generator= and discriminator=, or neither")
     if data is None:
-        data = resolve_data(config.resolve().data)
+        resolved = config.resolve()
+        data = resolve_data(resolved.data, workers=resolved.loader_workers)
     elif not isinstance(data, Dataset):
         data = as_dataset(data, name=config.data if isinstance(config.data, str) else "data")
     c = resolve_config(config, data)
@@ -64,6 +66,7 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
     ctx.dist = from_env(ctx.device, c.batch_size)
     if ctx.dist is not None:
         c.world_size = ctx.dist.world_size
+    ctx.loader = _batch_loader(c, data, ctx)
     setup_order = sorted(strategies, key=lambda s: s.order)
     for s in setup_order:
         s.configure_models(spec, ctx)
@@ -83,6 +86,17 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
     for s in setup_order:
         s.configure_optimizers(ctx)
     return ctx
+
+
+def _batch_loader(c: TrainConfig, data: Dataset, ctx: TrainContext) -> BatchLoader | None:
+    """The worker processes that feed real batches (``loader_workers > 0``; image sets only)."""
+    if not c.loader_workers:
+        return None
+    if not isinstance(data, ImageSet):
+        raise ConfigError(f"loader_workers applies to image sets (images:DIR, mnist, fashion-mnist, digits); "
+                          f"{c.data} is drawn in the training process, use loader_workers 0")
+    rows = ctx.dist.share(c.batch_size) if ctx.dist is not None else None
+    return BatchLoader(data, c.seed, c.batch_size, c.loader_workers, pin=ctx.device.type == "cuda", rows=rows)
 
 
 def _fitting_strategies(strategies: list, G, D, spec, from_recipe: bool) -> list:

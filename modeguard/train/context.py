@@ -9,6 +9,7 @@ import torch
 from ..config import TrainConfig
 from ..distributed import Distributed
 from ..data import Dataset
+from ..data.loader import BatchLoader
 from ..losses import Loss
 from ..models import ModelSpec
 
@@ -34,6 +35,8 @@ class TrainContext:
         self.rng = torch.Generator().manual_seed(config.seed)
         #: the process group under torchrun (every rank draws the global batch and keeps its slice)
         self.dist: Distributed | None = None
+        #: worker processes that feed the real batches (``loader_workers > 0``), else None
+        self.loader: BatchLoader | None = None
         self.G: torch.nn.Module | None = None
         self.D: torch.nn.Module | None = None
         self.opt_g: torch.optim.Optimizer | None = None
@@ -53,7 +56,10 @@ class TrainContext:
         return z.to(self.device, non_blocking=True)
 
     def sample_real(self, n: int) -> torch.Tensor:
-        """A batch of ``n`` real samples on the model's scale (this process's share under torchrun)."""
+        """A batch of ``n`` real samples on the model's scale (this process's share under torchrun);
+        a batch of the run's batch size comes from the loader's workers where the run has them."""
+        if self.loader is not None and n == self.config.batch_size:
+            return self.loader.next(self.device)
         x = self.data.sample(n, self.rng)
         if self.dist is not None:
             x = self.dist.local_slice(x)

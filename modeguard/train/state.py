@@ -2,7 +2,8 @@
 
 Format 2 adds ``callbacks`` (each callback's ``state_dict`` under its ``state_key``) to
 format 1's step, models, optimizers, RNG states and strategies' states; format-1
-checkpoints still load (their callbacks start fresh).
+checkpoints still load (their callbacks start fresh). A run whose real batches come from
+worker processes (``loader_workers > 0``) also records ``data_batches``, the batches drawn.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def collect_state(ctx: TrainContext, callbacks: list) -> dict:
         "torch_rng": torch.get_rng_state(),
         "strategies": {s.name: s.state_dict() for s in ctx.strategies},
         "callbacks": carried,
+        **({"data_batches": ctx.loader.position} if ctx.loader is not None else {}),
     }
 
 
@@ -60,7 +62,14 @@ def restore_state(ctx: TrainContext, callbacks: list, state: dict) -> None:
     for cb in callbacks:
         if cb.state_key in carried:
             cb.load_state_dict(carried[cb.state_key])
+    restore_data_position(ctx, state)
     ctx.step = int(state["step"])
+
+
+def restore_data_position(ctx: TrainContext, state: dict) -> None:
+    """Where the loader's workers go on: the real batches the checkpoint's run had drawn."""
+    if ctx.loader is not None:
+        ctx.loader.seek(int(state.get("data_batches", 0)))
 
 
 def nonfinite_parts(ctx: TrainContext) -> list[str]:

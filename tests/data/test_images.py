@@ -129,6 +129,19 @@ def test_image_folder_centre_crops_then_resizes(tmp_path):
     assert d.train_images.min() == 255
 
 
+def test_worker_processes_decode_the_same_pixels_and_say_a_bad_file_in_one_line(tmp_path):
+    rng = np.random.default_rng(2)
+    for i in range(12):
+        _write_png(tmp_path / f"{i:02d}.png", rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+    here, workers = resolve_data(f"images:{tmp_path}@8"), resolve_data(f"images:{tmp_path}@8", workers=2)
+    assert np.array_equal(here.train_images, workers.train_images)
+    assert np.array_equal(here.test_images, workers.test_images)
+    (tmp_path / "99.png").write_bytes((tmp_path / "00.png").read_bytes()[:60])  # its header reads, its pixels not
+    with pytest.raises(DataError) as e:
+        resolve_data(f"images:{tmp_path}@8", workers=2)
+    assert str(e.value) == f"{tmp_path / '99.png'}: not a readable image (image file is truncated)"
+
+
 def test_image_folder_errors(tmp_path):
     with pytest.raises(DataError, match="no .png"):
         resolve_data(f"images:{tmp_path}")

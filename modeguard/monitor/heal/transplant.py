@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ...errors import CheckpointError
+from ...train.state import restore_data_position
 
 def transplant(trainer, state: dict) -> list[str]:
     """Load a checkpoint ``state`` into a trainer whose config was amended.
@@ -63,5 +64,6 @@ def _load_piecewise(trainer, state: dict) -> list[str]:
             notes.append(f"{s.name} started fresh")
     ctx.rng.set_state(state["rng"])
     torch.set_rng_state(state["torch_rng"])
+    restore_data_position(ctx, state)
     ctx.step = int(state["step"])
     return notes
