@@ -4,9 +4,11 @@
 FIRST LAST DIGESTS train ...``: the points feature space reads the monitor's checks FIRST..LAST
 (1-based) as collapsed (see ``tests/monitor/helpers.py``); after the command, each rank writes
 a digest of its last trainer's weights, optimizers and step to ``DIGESTS/rank-R.txt`` (outside
-the run directory, so the test can still check that only rank 0 wrote the run).
+the run directory, so the test can still check that only rank 0 wrote the run). With
+``POISON_STEP=N`` in the environment, G's weights turn NaN after step N, once per process.
 """
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -22,12 +24,21 @@ from modeguard.monitor import features  # noqa: E402
 from modeguard.train import Trainer  # noqa: E402
 
 LAST: list = []
-_fit = Trainer.fit
+POISONED: list = []
+_fit, _train_step = Trainer.fit, Trainer.train_step
 
 
 def _remember_fit(self, *args, **kwargs):
     LAST[:] = [self]
     return _fit(self, *args, **kwargs)
+
+
+def _poisoning_step(self):
+    _train_step(self)
+    if self.ctx.step == int(os.environ["POISON_STEP"]) and not POISONED:
+        POISONED.append(self.ctx.step)
+        with torch.no_grad():  # the next step's losses are NaN
+            next(self.ctx.G.parameters()).fill_(float("nan"))
 
 
 def digest(trainer) -> str:
@@ -48,6 +59,8 @@ def main() -> int:
     first, last, digests = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     features.FEATURE_SPACES["points"] = scripted_space(set(range(first, last + 1)))
     Trainer.fit = _remember_fit
+    if os.environ.get("POISON_STEP"):
+        Trainer.train_step = _poisoning_step
     code = cli.main(sys.argv[4:])
     if LAST:
         digests.mkdir(parents=True, exist_ok=True)

@@ -25,15 +25,15 @@ SCRIPTED = ["train", "--data", "ring8", "--strategy", "none", "--batch-size", "3
 DRIVER = os.path.join(os.path.dirname(__file__), "ddp_driver.py")
 
 
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+def _env(**extra):
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **extra}
 
 
-def torchrun(*args, nproc=2, timeout=240, script=None):
+def torchrun(*args, nproc=2, timeout=240, script=None, env=None):
     what = ["-m", "modeguard"] if script is None else [str(x) for x in script]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            *what, *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(**(env or {})))
 
 
 def single(*args, timeout=240, script=None):
@@ -42,13 +42,13 @@ def single(*args, timeout=240, script=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
 
 
-def scripted(run, collapsed, digests, *args, ranks=2):
+def scripted(run, collapsed, digests, *args, ranks=2, env=None):
     """A ``SCRIPTED`` run whose monitor checks ``collapsed=(first, last)`` read collapsed, on
     ``ranks`` processes; each rank writes a digest of its final weights into ``digests``."""
     script = [DRIVER, *collapsed, digests]
     if ranks == 1:
         return single(*SCRIPTED, "--out", run, *args, script=script)
-    return torchrun(*SCRIPTED, "--out", run, *args, script=script, nproc=ranks)
+    return torchrun(*SCRIPTED, "--out", run, *args, script=script, nproc=ranks, env=env)
 
 
 def rows(path):
@@ -167,3 +167,14 @@ def test_heal_rolls_every_rank_back_together(tmp_path):
     # one writer: the same files as the one-process run, which the two ranks trained like
     assert files(run) == files(tmp_path / "one")
     assert_close(weights(run, 60), weights(tmp_path / "one", 60))
+
+
+def test_a_divergence_heals_every_rank_together(tmp_path):
+    # no collapse; G's weights turn NaN after step 33 on every rank: rolled back to step 30
+    res = scripted(tmp_path / "run", (1000, 1000), tmp_path / "d", "--steps", "40", "--on-collapse", "heal",
+                   "--heal-ladder", "lr_g*0.5", env={"POISON_STEP": "33"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    digests = [(tmp_path / "d" / f"rank-{r}.txt").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1] and digests[0].startswith("40 ")
+    (h,) = json.loads((tmp_path / "run" / "heals.json").read_text())["heals"]
+    assert (h["cause"], h["rolled_back_to"]) == ("diverged", 30)
