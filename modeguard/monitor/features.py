@@ -108,7 +108,7 @@ def binned(builder: Callable, bins: int = BINS, fit_samples: int = BIN_FIT_SAMPL
         real = np.asarray(data.to_data_space(data.sample(fit_samples, torch.Generator().manual_seed(seed + 11))))
         feats, _ = space.featurize(real)
         k = int(min(bins, max(2, len(feats) // 20)))  # at least ~20 real samples a bin
-        km = KMeans(k, n_init=1, random_state=seed).fit(np.asarray(feats, dtype=np.float64))
+        km = KMeans(k, n_init=1, max_iter=100, random_state=seed).fit(np.asarray(feats, dtype=np.float32))
         share = np.bincount(km.labels_, minlength=k).astype(np.float64)
         centres = km.cluster_centers_.astype(np.float32)
         centre_sq = (centres ** 2).sum(1)
