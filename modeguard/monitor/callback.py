@@ -115,7 +115,7 @@ class MonitorCallback(Callback):
         stall = self.stall if self.stall is not None else int(0.25 * total)
         opts = {"warmup_steps": warmup, "stall_steps": stall, "total_steps": total, "seed": c.seed,
                 **self.monitor_options}
-        self.monitor = CollapseMonitor(reference, **self.space.monitor_kwargs(), **opts)
+        self.monitor = CollapseMonitor(reference, **{**self.space.monitor_kwargs(), **opts})  # the user's options win
         if self.monitor.num_modes:  # data with more modes than fakes: draw more fakes
             self.n_samples = max(self.n_samples, MODE_SAMPLES * self.monitor.num_modes)
         return self.monitor

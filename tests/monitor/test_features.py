@@ -46,16 +46,17 @@ def test_unlabelled_images_get_the_benchmarked_label_free_space(tmp_path, monkey
     data = ImageSet("digits-unlabelled", digits.train_images, None, digits.test_images, None)
     space = feature_space(data)
     assert UNLABELLED_IMAGE_SPACE in LABEL_FREE_SPACES
-    assert space.name == UNLABELLED_IMAGE_SPACE == "raw pixels"
+    assert UNLABELLED_IMAGE_SPACE == "pixel bins" and space.name.startswith("raw pixels, ")
     feats, labels = space.featurize(data.reference(20, seed=1))
-    assert labels is None and feats.shape[0] == 20 and space.monitor_kwargs() == {}
+    assert feats.shape[0] == 20 and labels.shape == (20,) and labels.max() < space.num_modes
+    assert space.monitor_kwargs()["num_modes"] == space.num_modes
 
 
 def test_in_memory_images_without_labels_never_need_the_mode_classifier(tmp_path, monkeypatch):
     monkeypatch.setenv("MODEGUARD_CACHE", str(tmp_path))
     images = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)
     space = feature_space(from_array(images, name="mine"))
-    assert space.name == UNLABELLED_IMAGE_SPACE
+    assert space.name.startswith("raw pixels") and space.num_modes == 2  # 60 images: bins of >= 20
     assert not any(p.name.startswith("mode-classifier") for p in tmp_path.iterdir())
 
 
