@@ -1,4 +1,8 @@
-"""Which label-free feature space lets the collapse monitor see collapse on unlabelled images?
+"""How sensitive is each label-free feature space to partial collapse on unlabelled images?
+
+Stand-in generators, so every degree of collapse can be dialled in; which space is the
+default is decided on real training runs (``benchmarks/monitor.py detect --spaces``), where
+false alarms show up (a real generator's images are never real images).
 
 Stacked digits (3 x 8 x 8, 1,000 label triples) with the labels withheld from the monitor:
 each candidate space (:data:`modeguard.monitor.features.LABEL_FREE_SPACES`) sees images
@@ -161,9 +165,10 @@ def main(argv=None) -> None:
     results = {name: measure_space(name, data, scenarios[None], scenarios) for name in LABEL_FREE_SPACES}
     table = markdown(truth, results)
     text = (f"# The monitor on unlabelled images: stacked digits, labels withheld\n\n"
-            f"`python benchmarks/unlabelled.py` (one thread). Best by the rule (most collapses flagged, "
+            f"`python benchmarks/unlabelled.py` (one thread). Best on these stand-ins (most collapses flagged, "
             f"no false alarm, then cheapest): **{best(truth, results)}**; the default for unlabelled images "
-            f"(`features.UNLABELLED_IMAGE_SPACE`): **{UNLABELLED_IMAGE_SPACE}**. Each cell: the monitor's verdict on a run of 10 healthy "
+            f"(`features.UNLABELLED_IMAGE_SPACE`, chosen on real runs by `benchmarks/monitor.py detect --spaces`): "
+            f"**{UNLABELLED_IMAGE_SPACE}**. Each cell: the monitor's verdict on a run of 10 healthy "
             f"readings then 10 of the scenario (healthy row: 20 healthy readings); coverage and diversity "
             f"of the last 1,000 samples against the 1,000-image real reference.\n\n{table}\n")
     print(text)
