@@ -350,15 +350,8 @@ class Ensemble:
             if at_log and self._d_batch is not None:
                 self._set_last_batches()
             with self._own_storage(at_ckpt):
-                for t in self.trainers:
-                    if at_log:
-                        t.log.log(t.ctx, t.steps)
-                    if t.writes and (step % c.sample_every == 0 or step == total):
-                        t.take_snapshot(step)
-                    for cb in t.callbacks:
-                        cb.on_step_end(t)
-                    if at_ckpt and t.run is not None:
-                        t.save_checkpoint()
+                for t in self.trainers:  # each seed's log, snapshot, callbacks and checkpoint
+                    t.end_of_step(at_log, at_ckpt and t.run is not None)
             if any(t.should_stop for t in self.trainers):
                 break
 

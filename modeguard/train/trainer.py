@@ -128,24 +128,32 @@ class Trainer:
                 at_ckpt = self.run is not None and (step % c.ckpt_every == 0 or step == total)
                 if (at_log or at_ckpt) and self._any_rank(self.steps.diverged()):
                     self.raise_diverged()
-                if at_log:
-                    if ctx.dist is not None:  # log the global batch's losses
-                        self.steps.losses = tuple(ctx.dist.mean(torch.stack(self.steps.losses)))
-                    row = self.log.log(ctx, self.steps)
-                    if bar is not None:
-                        bar.update(step - bar.n)
-                        bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
-                if self.writes and (step % c.sample_every == 0 or step == total):
-                    self.take_snapshot(step)
-                for cb in self.callbacks:
-                    cb.on_step_end(self)
-                if at_ckpt:
-                    self.save_checkpoint()
+                if at_log and ctx.dist is not None:  # log the global batch's losses
+                    self.steps.losses = tuple(ctx.dist.mean(torch.stack(self.steps.losses)))
+                row = self.end_of_step(at_log, at_ckpt)
+                if row is not None and bar is not None:
+                    bar.update(step - bar.n)
+                    bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
                 if (at_log or at_ckpt or self.stop_agreed) and ctx.dist is not None and self._sync_stop():
                     break
         finally:
             if bar is not None:
                 bar.close()
+
+    def end_of_step(self, at_log: bool, at_ckpt: bool) -> dict | None:
+        """What follows each step: the metrics row at log steps (returned), the sample snapshot,
+        the callbacks' ``on_step_end``, the checkpoint at checkpoint steps. Shared by
+        :meth:`fit`'s loop and the stacked ensemble's (:mod:`modeguard.train.ensemble`)."""
+        step, c, row = self.ctx.step, self.config, None
+        if at_log:
+            row = self.log.log(self.ctx, self.steps)
+        if self.writes and (step % c.sample_every == 0 or step == self.ctx.total_steps):
+            self.take_snapshot(step)
+        for cb in self.callbacks:
+            cb.on_step_end(self)
+        if at_ckpt:
+            self.save_checkpoint()
+        return row
 
     def _any_rank(self, flag: bool) -> bool:
         """``flag`` of this process, or of any rank under torchrun (a collective there)."""
