@@ -3,6 +3,8 @@ friends) and turns every error into one line on stderr and a documented exit cod
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -12,6 +14,7 @@ import torch
 
 from .bench.suites import run_suite
 from .demo import run_demo
+from .distributed import is_main_process
 from .errors import (EXIT_ENVIRONMENT, EXIT_INTERRUPTED, ConfigError, ModeGuardError, describe_os_error,
                      write_failure)
 from .monitor.doctor import diagnose
@@ -44,7 +47,7 @@ TRAIN_FLAGS = {
     "model": (str, "network pair: mlp, seed-mlp, dcgan, resnet, or your own FILE.py:NAME / package.module:NAME "
                    "(default: mlp for points, dcgan for images)"),
     "loss": (str, "adversarial loss: ns, minimax, wgan, hinge or lsgan (default: ns, non-saturating)"),
-    "steps": (int, "training steps, each one G update (default: 20000; grid25: 36000; stacked-digits: 40000)"),
+    "steps": (int, "training steps, each one G update (default: 20000; grid25: 36000; stacked-digits: 60000)"),
     "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for images)"),
     "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 2e-4 for images, 5e-4 for stacked-digits)"),
     "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 2e-4 for images, 5e-4 for stacked-digits)"),
@@ -343,7 +346,8 @@ def main(argv=None) -> int:
     (the table in ``modeguard --help``). Every error is one line on stderr."""
     try:
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        with _stdout_of_this_rank():
+            return COMMANDS[args.command](args)
     except Interrupted as e:
         return _fail(f"{e}; resume with --resume", EXIT_INTERRUPTED, prefix="modeguard: ")
     except KeyboardInterrupt:
@@ -363,6 +367,14 @@ def main(argv=None) -> int:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         return _fail(f"internal error: {type(e).__name__}: {first} (please report it; MODEGUARD_DEBUG=1 "
                      f"shows the traceback)", 1)
+
+
+def _stdout_of_this_rank():
+    """Under ``torchrun`` only rank 0 prints what a command reports (its errors still go to
+    stderr from every rank); elsewhere stdout is left as it is."""
+    if is_main_process():
+        return contextlib.nullcontext()
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _fail(text: str, code: int, prefix: str = "modeguard: error: ") -> int:

@@ -96,6 +96,7 @@ def test_two_processes_train_like_one_with_the_global_batch_and_resume(tmp_path)
     assert one.returncode == 0, one.stderr
     part = torchrun("train", *ARGS, "--steps", "6", "--out", tmp_path / "two")
     assert part.returncode == 0, part.stderr[-2000:]
+    assert part.stdout.count("samples: ") == one.stdout.count("samples: ") == 1  # rank 0 alone prints
     assert_close(weights(tmp_path / "two", 6), weights(tmp_path / "one", 6))
     more = torchrun("train", "--resume", tmp_path / "two", "--steps", "12")
     assert more.returncode == 0, more.stderr[-2000:]
