@@ -74,7 +74,7 @@ TRAIN_FLAGS = {
     "heal_ladder": (str, "comma-separated remedies a heal tries in turn (default: the built-in ladder)"),
 }
 #: train switches that map onto TrainConfig fields (set only when given)
-TRAIN_SWITCHES = ("strategies", "amp", "tensorboard", "progress")
+TRAIN_SWITCHES = ("strategies", "amp", "compile", "tensorboard", "progress")
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -106,6 +106,9 @@ def _add_train(sub) -> None:
                         "(default: 'default', the recommended recipe for the data's kind)")
     t.add_argument("--lr", type=float, default=None, help="set both --lr-g and --lr-d (default: unset)")
     t.add_argument("--amp", action="store_true", default=None, help="bf16 autocast on CUDA (default: off)")
+    t.add_argument("--compile", action="store_true", default=None,
+                   help="compile G and D with torch.compile; pays on a GPU, not on this CPU's small models, and "
+                        "cannot run R1, GP or unrolled (no double backward) (default: off)")
     t.add_argument("--tensorboard", action="store_true", default=None,
                    help="also log to RUN_DIR/tensorboard (needs the tensorboard extra; default: off)")
     t.add_argument("--config", help="YAML file of config values; flags override it (default: none)")

@@ -45,6 +45,8 @@ class TrainConfig:
     data_limit: int | None = None
     device: str = "auto"
     amp: bool = False
+    #: compile G and D with torch.compile (refused with strategies that need a double backward)
+    compile: bool = False
     threads: int = 1
     log_every: int = 100
     sample_every: int | None = None
@@ -129,7 +131,7 @@ class TrainConfig:
                 continue
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"{name} must be a name, got {getattr(self, name)!r}")
-        for name in ("amp", "progress", "tensorboard"):
+        for name in ("amp", "compile", "progress", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.strategies is not None and not isinstance(self.strategies, (str, list, tuple)):
@@ -279,7 +281,7 @@ def _strategies_as_data(value):
 IDENTITY_KEYS = ("data", "model", "model_options", "loss", "strategies", "seed", "batch_size", "lr_g", "lr_d",
                  "beta1", "beta2", "n_critic", "heal_ladder", "max_heals", "data_limit", "loader_workers")
 #: settings a resume may change (how long, how often to log / check / save, where it runs)
-RESUMABLE_KEYS = ("steps", "device", "amp", "threads", "log_every", "sample_every", "ckpt_every",
+RESUMABLE_KEYS = ("steps", "device", "amp", "compile", "threads", "log_every", "sample_every", "ckpt_every",
                   "keep_checkpoints", "eval_samples", "progress", "monitor_every", "on_collapse", "tensorboard",
                   "world_size")
 #: resumable settings not worth a line in the history (how the terminal looks)

@@ -95,6 +95,9 @@ class Strategy:
     options: ClassVar[dict[str, Option]] = {}
     order: ClassVar[int] = 50
     needs: ClassVar[tuple[Need, ...]] = ()
+    #: True where the strategy differentiates through a gradient (R1, GP, unrolling): a
+    #: double backward, which ``torch.compile`` cannot do (``--compile`` refuses it)
+    double_backward: ClassVar[bool] = False
 
     def __init__(self, **opts):
         unknown = set(opts) - set(self.options)

@@ -20,6 +20,7 @@ class GradientPenalty(Strategy):
     """Adds :func:`modeguard.remedies.wgan_gp_penalty` to D's loss and logs it as ``gp``.
     Works on any differentiable D without batch norm."""
 
+    double_backward = True
     name = "gp"
     summary = "gradient penalty at real/fake interpolates (WGAN-GP, Gulrajani 2017)"
     remedies = (8,)

@@ -14,6 +14,7 @@ class R1(Strategy):
     """Adds :func:`modeguard.remedies.r1_penalty` to D's loss (every ``every`` D steps, weight
     scaled by ``every``) and logs the penalty as ``r1``. Works on any differentiable D."""
 
+    double_backward = True
     name = "r1"
     summary = "R1 gradient penalty on real data (Mescheder 2018)"
     remedies = (8,)

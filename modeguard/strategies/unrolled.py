@@ -32,6 +32,7 @@ def _adam_moments(opt, p: torch.Tensor):
 class Unrolled(Strategy):
     """Wraps G's step in an unrolled copy of D (``torch.func.functional_call``); works on any D."""
 
+    double_backward = True
     name = "unrolled"
     summary = "G trains against D unrolled k optimisation steps ahead (Metz 2017)"
     remedies = (7,)

@@ -81,11 +81,26 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
     ctx.objective = AdversarialObjective(ctx.loss)
     for s in setup_order:
         s.setup(ctx)
+    if c.compile:
+        compile_models(ctx)
     ctx.opt_g = ctx.make_adam(ctx.G.parameters(), c.lr_g, (c.beta1, c.beta2))
     ctx.opt_d = ctx.make_adam(ctx.D.parameters(), c.lr_d, (c.beta1, c.beta2))
     for s in setup_order:
         s.configure_optimizers(ctx)
     return ctx
+
+
+def compile_models(ctx: TrainContext) -> None:
+    """``--compile``: G and D compiled in place (``nn.Module.compile``: their state dicts, and so
+    the checkpoints, keep their keys); copies made in ``setup`` (EMA) stay eager. Raises
+    ConfigError, before any step, where a strategy needs a double backward, which
+    ``torch.compile``'s autograd does not support."""
+    blocking = [s.name for s in ctx.strategies if s.double_backward]
+    if blocking:
+        raise ConfigError(f"--compile cannot train {', '.join(blocking)}: torch.compile has no double backward "
+                          f"(their penalties differentiate D's gradient); drop --compile or those strategies")
+    ctx.G.compile()
+    ctx.D.compile()
 
 
 def _batch_loader(c: TrainConfig, data: Dataset, ctx: TrainContext) -> BatchLoader | None:

@@ -188,3 +188,21 @@ def test_user_points_with_a_rare_mode_train_through_the_python_api():
                       generator=G, discriminator=D, data=pts)
     trainer.fit()
     assert trainer.sample(10).shape == (10, 2)
+
+
+def test_compile_trains_and_its_checkpoints_keep_their_keys(tmp_path):
+    config = TrainConfig(data="ring8", steps=4, batch_size=32, strategies="ema", compile=True, progress=False,
+                         eval_samples=100, model_options={"g_hidden": [8], "d_hidden": [8], "z_dim": 2})
+    trainer = Trainer(config, tmp_path / "run")
+    result = trainer.fit()
+    assert trainer.ctx.step == 4 and 0 <= result["modes"] <= 8
+    state = torch.load(sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+    assert not any("_orig_mod" in k for k in state["G"])  # compiled in place: the usual keys
+    reopened = Trainer.open(tmp_path / "run", progress=False)
+    assert reopened.sample(5).shape == (5, 2)
+
+
+def test_compile_refuses_double_backward_strategies_in_one_line():
+    config = TrainConfig(data="ring8", steps=2, strategies="r1,ema", compile=True, progress=False)
+    with pytest.raises(ConfigError, match="--compile cannot train r1: torch.compile has no double backward"):
+        Trainer(config, None)
