@@ -11,8 +11,10 @@
 #     and the image recipe, bf16 autocast, both networks in channels_last
 #   - digits (1 x 8 x 8) with the DCGAN model, bf16: real batches drawn in the training
 #     process, then fed by 4 worker processes in pinned memory (config loader_workers=4)
-#   - seeds trained together: recorded as "not built" until modeguard.train exposes an
-#     ensemble trainer
+#   - digits with the DCGAN and the plain GAN (no R1: torch.compile has no double backward),
+#     eager and compiled (config compile=True)
+#   - 64 seeds of the ring8 recipe trained together (modeguard.train.ensemble.Ensemble): steps/s
+#     and per-seed throughput against one trainer
 # and writes everything to one JSON: $OUT/gpu_check.json where $OUT is set, else
 # ./gpu_check.json. Exit status 0 only if every timed check ran.
 set -euo pipefail
@@ -33,9 +35,9 @@ import time
 
 import torch
 
-from modeguard import train as train_pkg
 from modeguard.config import TrainConfig
 from modeguard.train import Trainer
+from modeguard.train.ensemble import Ensemble
 
 smoke, dest = sys.argv[1] == "1", sys.argv[2]
 device = "cpu" if smoke else "auto"
@@ -49,10 +51,10 @@ def sync():
         torch.cuda.synchronize()
 
 
-def make_trainer(data, model, amp, channels_last=False, batch=None, loader_workers=0):
+def make_trainer(data, model, amp, channels_last=False, batch=None, loader_workers=0, **more):
     """A trainer with no run directory, logging out of reach and the final evaluation off."""
-    extra = {"loader_workers": loader_workers} if batch is None else {"batch_size": batch,
-                                                                     "loader_workers": loader_workers}
+    extra = {"loader_workers": loader_workers, **more} if batch is None else {"batch_size": batch,
+                                                                             "loader_workers": loader_workers, **more}
     config = TrainConfig(data=data, model=model, device=device, amp=amp, progress=False, steps=10**8,
                          log_every=10**9, **extra)
     trainer = Trainer(config, run_dir=None)
@@ -94,6 +96,9 @@ checks = {
                                                                     channels_last=True),
     "digits_dcgan_bf16": lambda: make_trainer("digits", "dcgan", amp=True),
     "digits_dcgan_bf16_loader_workers_4": lambda: make_trainer("digits", "dcgan", amp=True, loader_workers=4),
+    "digits_dcgan_plain_bf16": lambda: make_trainer("digits", "dcgan", amp=True, strategies="none"),
+    "digits_dcgan_plain_bf16_compiled": lambda: make_trainer("digits", "dcgan", amp=True, strategies="none",
+                                                             compile=True),
 }
 out["steps_per_s"] = {}
 for name, build in checks.items():
@@ -107,8 +112,26 @@ for name, build in checks.items():
         out.setdefault("errors", {})[name] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
         ok = False
     print(name, out["steps_per_s"][name], flush=True)
-out["seeds_together"] = ("not built: modeguard.train exposes no ensemble trainer"
-                         if not hasattr(train_pkg, "EnsembleTrainer") else "ensemble trainer present; not timed yet")
+SEEDS = 4 if smoke else 64
+try:
+    ensemble = Ensemble(TrainConfig(data="ring8", device=device, progress=False, steps=10**8, log_every=10**9),
+                        list(range(SEEDS)))
+    for t in ensemble.trainers:
+        t.evaluate = lambda *a, **k: {}
+    warmup, timed, _ = POINTS
+    ensemble.fit(ensemble.ctxs[0].step + warmup)
+    sync()
+    t0 = time.perf_counter()
+    ensemble.fit(ensemble.ctxs[0].step + timed)
+    sync()
+    rate = timed / (time.perf_counter() - t0)
+    solo = out["steps_per_s"].get("ring8_mlp_fp32")
+    out["seeds_together"] = {"seeds": SEEDS, "steps_per_s": round(rate, 1),
+                             "per_seed_throughput_vs_one_trainer": round(SEEDS * rate / solo, 2) if solo else None}
+except Exception as e:
+    out["seeds_together"] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
+    ok = False
+print("seeds_together", out["seeds_together"], flush=True)
 if torch.cuda.is_available():
     out["max_memory_allocated_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
 out["wall_s"] = round(time.perf_counter() - t_start, 1)
