@@ -47,7 +47,7 @@ import yaml
 from modeguard.config import TrainConfig
 from modeguard.data import resolve_data
 from modeguard.metrics import mode_coverage
-from modeguard.monitor.features import LABEL_FREE_SPACES, classifier_space
+from modeguard.monitor.features import LABEL_FREE_SPACES, classifier_space, feature_space
 from modeguard.monitor import CollapseMonitor
 from modeguard.monitor.callback import MonitorCallback
 from modeguard.train import Callback, Trainer
@@ -226,6 +226,7 @@ def _rows(name: str) -> list[dict]:
 def summary() -> str:
     lines = []
     runs = _rows("monitor-detect.jsonl")
+    replay([r for r in runs if r["data"].startswith("stacked")])
     for r in runs:  # the definitions live here, not in the stored rows
         r.update(truth([tuple(x) for x in r["truth_series"]], r["k"]))
         after = [s for s in r["confirmed_steps"] if r["fall_at"] is not None and s >= r["fall_at"]]
@@ -279,16 +280,17 @@ def summary() -> str:
 
 
 def replay(rows: list[dict]) -> None:
-    """Re-decide each label-free row from its stored readings under the monitor's current rules
+    """Re-decide each row (label-free, or stacked digits with labels; mixture rows also need
+    their HQ readings, which are not stored) from its stored readings under the monitor's current rules
     (``confirmed_steps`` / ``flagged`` replaced): the readings are the measurements, the rules
     are what changes. A replay reproduces a fresh run's decisions exactly (same readings, same
     deterministic rules), so rows recorded under older rules stay comparable."""
     spaces: dict[tuple, tuple] = {}
     for r in rows:
-        key = (r["data"], r["space"])
+        key = (r["data"], r.get("space"))
         if key not in spaces:
             data = resolve_data(r["data"])
-            space = LABEL_FREE_SPACES[r["space"]](data)
+            space = LABEL_FREE_SPACES[r["space"]](data) if "space" in r else feature_space(data)
             spaces[key] = (space, space.featurize(data.reference(REFERENCE_N, seed=REFERENCE_SEED))[0])
         space, reference = spaces[key]
         total = r["steps"]
