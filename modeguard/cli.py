@@ -143,7 +143,7 @@ def _add_sample_eval(sub) -> None:
 def _add_inspection(sub) -> None:
     d = _command(sub, "demo", "plain GAN vs ModeGuard's default recipe on ring8, side by side")
     d.add_argument("--out", default="runs/demo", help="folder of the two runs and the picture (default: runs/demo)")
-    d.add_argument("--steps", type=int, default=None, help="training steps per run (default: ring8's, 20000)")
+    d.add_argument("--steps", type=int, default=None, help="training steps per run (default: 10000, half a full ring8 run)")
     d.add_argument("--seed", type=int, default=0, help="random seed of both runs (default: 0)")
 
     _command(sub, "strategies", "list the strategies, their options, and the article's remedies")
