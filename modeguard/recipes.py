@@ -16,7 +16,7 @@ DEFAULT_RECIPE: list[str] = DEFAULT_RECIPES["points"]
 DEFAULT_KEYWORD = "default"
 
 #: Step counts the default recipe needs per data set (others: ``GENERIC_STEPS``).
-DEFAULT_STEPS: dict[str, int] = {"ring8": 20000, "grid25": 36000, "stacked-digits": 40000}
+DEFAULT_STEPS: dict[str, int] = {"ring8": 20000, "grid25": 36000, "stacked-digits": 60000}
 GENERIC_STEPS = 20000
 
 #: Base learning rate (both nets) by data kind, when the config leaves lr_g / lr_d unset.
@@ -25,7 +25,7 @@ DEFAULT_LR: dict[str, float] = {"points": 1e-3, "image": 2e-4}
 DEFAULT_MODEL: dict[str, str] = {"points": "mlp", "image": "dcgan"}
 DEFAULT_BATCH: dict[str, int] = {"points": 256, "image": 64}
 #: Settings of the README's best result per named data set, over the kind's defaults
-#: (stacked digits: "Images", 40,000 steps at lr 5e-4 keep 1000/1000 modes at KL 0.040).
+#: (stacked digits: "Images", 60,000 steps at lr 5e-4 keep 1000/1000 modes, ~570 CPU-s a run).
 DATA_DEFAULTS: dict[str, dict] = {
     "stacked-digits": {"lr": 5e-4, "model_options": {"channels": 32}},
 }

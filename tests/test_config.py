@@ -47,7 +47,7 @@ def test_model_batch_and_lr_default_per_data_kind_and_named_set(data, kind):
 
 def test_stacked_digits_without_flags_is_the_headline_protocol():
     c = TrainConfig(data="stacked-digits").resolve().for_kind("image")
-    assert (c.model, c.batch_size, c.steps, c.lr_g) == ("dcgan", 64, 40000, 5e-4)
+    assert (c.model, c.batch_size, c.steps, c.lr_g) == ("dcgan", 64, 60000, 5e-4)
     assert c.model_options == {"channels": 32} and "minibatch-stddev" in c.strategies
 
 
