@@ -163,6 +163,7 @@ class CollapseMonitor:
                  diversity_tol: float = 0.3, ideal_modes_tol: float = 0.03, ideal_tol: float = 0.5,
                  mode_share: float = 0.1, d_overpower: float = 0.95, k: int = 5, max_samples: int = 2000,
                  uneven_sigma: float = 1.0, far_below: float = 0.25, far_stall: float = 0.5,
+                 far_progress: float = 0.05,
                  progress_sigmas: float = 3.0, seed: int = 0):
         self.reference = _as_2d(reference, "reference")
         if len(self.reference) <= 2 * (k + 1):
@@ -198,6 +199,7 @@ class CollapseMonitor:
         self.mode_share, self.d_overpower, self.k, self.max_samples = mode_share, d_overpower, k, max_samples
         self.uneven_sigma = float(uneven_sigma)
         self.far_below, self.far_stall, self.progress_sigmas = float(far_below), float(far_stall), float(progress_sigmas)
+        self.far_progress = float(far_progress)
         self._gen = torch.Generator().manual_seed(seed)
         self._ref_spread = mean_pairwise_distance(self.reference[torch.randperm(len(self.reference),
                                                                                   generator=self._gen)])
@@ -385,7 +387,10 @@ class CollapseMonitor:
             return math.sqrt(max(c, 0.0) * max(1.0 - c / k, 0.0))
 
         scale = min(1.0, noise / bound(ideal)) if bound(ideal) > 0 else 0.0
-        return max(0.5, self.progress_sigmas * scale * bound(max(level, 1.0)))
+        margin = max(0.5, self.progress_sigmas * scale * bound(max(level, 1.0)))
+        if level < self.far_below * ideal:  # off the floor only by a real share of the gap
+            margin = max(margin, self.far_progress * ideal)
+        return margin
 
     def _modes_margin(self, level: float, tol: float, n: int) -> float:
         """How far the mode count may sit below ``level`` before it is bad: one mode, ``tol``

@@ -360,3 +360,18 @@ def test_a_healthy_run_that_takes_off_after_the_warm_up_is_not_stuck():
     assert _stacked_run(lambda step, rng: int(rng.integers(1, 4)) if step < 1400
                         else min(1000, 100 * 2 ** ((step - 1400) // 200))) == []
 
+
+
+@pytest.mark.parametrize("far_progress, confirmed_by_quarter", [(0.05, True), (0.0, False)])
+def test_a_count_far_below_real_data_creeping_up_by_noise_sized_steps_stays_stuck(far_progress,
+                                                                                    confirmed_by_quarter):
+    # like a plain stacked-digits run climbing from 5 to 19 of 1000 triples: each rise is beyond
+    # the count's sampling noise, but no real share of the way to real data's ~630
+    ref = torch.randn(300, 4, generator=torch.Generator().manual_seed(0))
+    mon = CollapseMonitor(ref, num_modes=1000, warmup_steps=1000, stall_steps=2500, total_steps=10000,
+                          far_progress=far_progress)
+    confirmed = []
+    for i, step in enumerate(range(200, 2600, 200)):
+        figures = {"n": 1000, "modes": 5.0 + 8 * (i // 4), "diversity": 0.6, "coverage": 0.05}
+        confirmed += [e.step for e in mon.observe(step, figures) if e.kind == "collapse_confirmed"]
+    assert bool(confirmed) is confirmed_by_quarter
