@@ -41,30 +41,37 @@ def job_rows(job: Job) -> int:
     return len(job.seeds) if job.seeds else 1
 
 
+def job_config(job: Job) -> TrainConfig:
+    """The config a job trains: one torch thread in this process, no progress bar."""
+    torch.set_num_threads(1)
+    return TrainConfig.from_dict({**job.config, "progress": False, "threads": 1})
+
+
+def result_row(tags: dict, result: dict, seconds: float) -> dict:
+    """A results row: the run's tags, its evaluation (without per-mode counts), its seconds."""
+    return {**tags, **{k: v for k, v in result.items() if k != "counts"}, "seconds": seconds}
+
+
 def run_job(job: Job) -> dict:
     """Train one config (in this process) and return its tags, evaluation and wall time.
 
     Raises what training raises (the backends turn it into an error row).
     """
-    torch.set_num_threads(1)
-    config = TrainConfig.from_dict({**job.config, "progress": False, "threads": 1})
+    config = job_config(job)
     t0 = time.perf_counter()
-    trainer = Trainer(config, job.out)
-    result = trainer.fit()
-    result = {k: v for k, v in result.items() if k != "counts"}
-    return {**job.tags, **result, "seconds": time.perf_counter() - t0}
+    result = Trainer(config, job.out).fit()
+    return result_row(job.tags, result, time.perf_counter() - t0)
 
 
 def run_stacked_job(job: Job) -> list[dict]:
     """Train the seeds of ``job.seeds`` together (:class:`~modeguard.train.ensemble.Ensemble`)
     and return one row per seed; ``seconds`` is the run's wall time shared out over its seeds."""
-    torch.set_num_threads(1)
-    config = TrainConfig.from_dict({**job.config, "progress": False, "threads": 1})
+    config = job_config(job)
     t0 = time.perf_counter()
     results = Ensemble(config, job.seeds).fit()
     seconds = (time.perf_counter() - t0) / len(job.seeds)
-    return [{**job.tags, "seed": seed, **{k: v for k, v in r.items() if k != "counts"}, "seconds": seconds,
-             "stacked": len(job.seeds)} for seed, r in zip(job.seeds, results)]
+    return [{**result_row({**job.tags, "seed": seed}, r, seconds), "stacked": len(job.seeds)}
+            for seed, r in zip(job.seeds, results)]
 
 
 def run_any(job: Job) -> list[dict]:

@@ -69,12 +69,10 @@ def stack_seeds(jobs: list[Job], workers: int) -> list[Job]:
     for job in jobs:
         key = (job.tags["strategies"], job.tags["data"], job.tags["steps"])
         groups.setdefault(key, []).append(job)
-    stackable_groups = [g for g in groups.values()
-                        if len(g) > 1 and stackable(TrainConfig.from_dict(g[0].config))[0]]
     chunks_per_group = max(1, -(-workers // max(1, len(groups))))
     out: list[Job] = []
     for group in groups.values():
-        if not any(group is g for g in stackable_groups):
+        if len(group) < 2 or not stackable(TrainConfig.from_dict(group[0].config))[0]:
             out += group
             continue
         size = -(-len(group) // min(chunks_per_group, len(group)))
