@@ -62,10 +62,12 @@ class FeatureSpace:
         """The mode arguments of :class:`~modeguard.monitor.monitor.CollapseMonitor`, with the
         space's own settings."""
         if self.centers is not None:
-            return {"centers": self.centers, "std": self.std, "weights": self.weights, **self.monitor_options}
-        if self.num_modes is not None:
-            return {"num_modes": self.num_modes, "weights": self.weights, **self.monitor_options}
-        return dict(self.monitor_options)
+            modes = {"centers": self.centers, "std": self.std, "weights": self.weights}
+        elif self.num_modes is not None:
+            modes = {"num_modes": self.num_modes, "weights": self.weights}
+        else:
+            modes = {}
+        return {**modes, **self.monitor_options}
 
 
 def _flat(x: np.ndarray) -> np.ndarray:

@@ -45,7 +45,9 @@ How it decides (the healthy levels are learned online):
   quarter of the run.
 - Progress of a mode count is a rise of more than ``progress_sigmas`` standard deviations of
   its sampling noise at its level (and at least one mode): a collapsed generator's count of
-  2-30 of 1000 modes wanders by a few modes from check to check, which is no progress.
+  2-30 of 1000 modes wanders by a few modes from check to check, which is no progress. Below
+  ``far_below`` of real data's count a rise must also be ``far_progress`` of that count (5%
+  by default): a plain run creeping from 5 to 19 of 1000 triples is still stuck.
 - Persistence: the first bad reading opens an episode (``collapse_suspected``); the
   episode is confirmed (``collapse_confirmed``) at ``patience`` bad readings, and closed
   (``recovered``) by ``recover_after`` good readings in a row. One good reading between
@@ -379,7 +381,7 @@ class CollapseMonitor:
         is the binomial bound sqrt(c (1 - c/K)) of a count c of K modes, scaled by how noisy
         real data's own count is against the same bound (~1 with 1000 modes in 1000 samples,
         where every mode is alive by chance; ~0 with a few well-fed modes, where a mode more
-        is a real one)."""
+        is a real one). Below ``far_below`` of real data's count, at least ``far_progress`` of it."""
         ideal, noise, _ = self._mode_count_stats(n)
         k = self.num_modes
 
