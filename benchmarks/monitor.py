@@ -49,14 +49,12 @@ from modeguard.data import resolve_data
 from modeguard.metrics import mode_coverage
 from modeguard.monitor.features import LABEL_FREE_SPACES, classifier_space, feature_space
 from modeguard.monitor import CollapseMonitor
-from modeguard.monitor.callback import MonitorCallback
+from modeguard.monitor.callback import MODE_SAMPLES, STALL_SHARE, WARMUP_SHARE, MonitorCallback
 from modeguard.train import Callback, Trainer
 
 RESULTS = Path(__file__).parent / "results"
 STRICT = 20
 STACKED_SAMPLES, STACKED_MIN = 10000, 1
-#: the monitor callback's defaults: fakes per check, real reference size and seed
-FAKES_N, REFERENCE_N, REFERENCE_SEED = 1000, 1000, 777
 #: the stacked-digits protocol of ``benchmarks/stacked.py`` at its defaults (DCGAN width 32,
 #: z 64, batch 64, 10k steps, lr 2e-4), where the plain GAN collapses (68 of 1000 modes)
 STACKED = {"model": "dcgan", "batch_size": 64, "steps": 10000, "lr_g": 2e-4, "lr_d": 2e-4, "eval_samples": 26000,
@@ -285,20 +283,23 @@ def replay(rows: list[dict]) -> None:
     (``confirmed_steps`` / ``flagged`` replaced): the readings are the measurements, the rules
     are what changes. A replay reproduces a fresh run's decisions exactly (same readings, same
     deterministic rules), so rows recorded under older rules stay comparable."""
+    defaults = MonitorCallback()  # the sample sizes and reference seed the stored runs used
     spaces: dict[tuple, tuple] = {}
     for r in rows:
         key = (r["data"], r.get("space"))
         if key not in spaces:
             data = resolve_data(r["data"])
             space = LABEL_FREE_SPACES[r["space"]](data) if "space" in r else feature_space(data)
-            spaces[key] = (space, space.featurize(data.reference(REFERENCE_N, seed=REFERENCE_SEED))[0])
+            reference = data.reference(defaults.n_reference, seed=defaults.reference_seed)
+            spaces[key] = (space, space.featurize(reference)[0])
         space, reference = spaces[key]
         total = r["steps"]
-        mon = CollapseMonitor(reference, **space.monitor_kwargs(), warmup_steps=int(0.1 * total),
-                              stall_steps=int(0.25 * total), total_steps=total)
+        mon = CollapseMonitor(reference, **space.monitor_kwargs(), warmup_steps=int(WARMUP_SHARE * total),
+                              stall_steps=int(STALL_SHARE * total), total_steps=total)
+        n = max(defaults.n_samples, MODE_SAMPLES * (space.num_modes or 0))  # as the callback draws them
         confirmed = []
         for step, modes, diversity, coverage in r["readings"]:
-            figures = {"n": FAKES_N, "diversity": diversity, "coverage": coverage,
+            figures = {"n": n, "diversity": diversity, "coverage": coverage,
                        **({"modes": modes} if modes is not None else {})}
             confirmed += [e.step for e in mon.observe(step, figures) if e.kind == "collapse_confirmed"]
         r["confirmed_steps"], r["flagged"] = confirmed, bool(confirmed)
@@ -353,11 +354,11 @@ def main() -> None:
     sub.add_parser("summary")
     args = p.parse_args()
     if args.cmd == "detect":
+        spaces = args.spaces.split(",") if args.spaces else None
         for spec in args.runs:
             data, rest = spec.split(":", 1)
             strategies, seeds = rest.rsplit(":", 1)
             for seed in map(int, seeds.split(",")):
-                spaces = args.spaces.split(",") if args.spaces else None
                 for row in detect_one(data, strategies.replace("+", ","), seed, args.steps, args.induce, args.lr,
                                       spaces):
                     _append("monitor-detect-unlabelled.jsonl" if "space" in row else "monitor-detect.jsonl", row)

@@ -36,6 +36,8 @@ from .monitor import CollapseMonitor
 
 #: checks per run when --on-collapse is given without --monitor-every
 CHECKS_PER_RUN = 50
+#: default warm-up and stall windows, as shares of the run's steps
+WARMUP_SHARE, STALL_SHARE = 0.1, 0.25
 
 
 def default_monitor_every(total_steps: int) -> int:
@@ -111,8 +113,8 @@ class MonitorCallback(Callback):
             self.on_collapse = c.on_collapse
         self.space = (self.feature_builder or feature_space)(ctx.data)
         reference, _ = self.space.featurize(ctx.data.reference(self.n_reference, seed=self.reference_seed))
-        warmup = self.warmup if self.warmup is not None else int(0.1 * total)
-        stall = self.stall if self.stall is not None else int(0.25 * total)
+        warmup = self.warmup if self.warmup is not None else int(WARMUP_SHARE * total)
+        stall = self.stall if self.stall is not None else int(STALL_SHARE * total)
         opts = {"warmup_steps": warmup, "stall_steps": stall, "total_steps": total, "seed": c.seed,
                 **self.monitor_options}
         self.monitor = CollapseMonitor(reference, **{**self.space.monitor_kwargs(), **opts})  # the user's options win
