@@ -10,13 +10,17 @@ import copy
 import torch
 from torch import nn
 
+#: buffer names (suffixes) holding batch norm's running statistics
+STATISTICS = ("running_mean", "running_var")
+
 
 class EMA:
     """An averaged copy of ``source``: ``ema = beta * ema + (1 - beta) * source`` per update.
 
     Takes the module to follow and the decay ``beta`` in [0, 1]. ``module`` is the averaged
     copy (eval mode, no gradients); use it to sample. Buffers (batch-norm statistics,
-    spectral-norm vectors) are copied, not averaged. The update is one fused
+    spectral-norm vectors) are copied, not averaged, unless an update asks to average batch
+    norm's running statistics too (``stats=True``, as a uniform tail average does). The update is one fused
     ``torch._foreach_lerp_`` over lists built once here, so it allocates nothing per step.
     Build the EMA after every edit to ``source`` (spectral norm, freezing), since it tracks
     the parameters that exist now. Raises ValueError for ``beta`` outside [0, 1].
@@ -31,16 +35,26 @@ class EMA:
         self._src_params = list(source.parameters())
         self._ema_buffers = list(self.module.buffers())
         self._src_buffers = list(source.buffers())
+        # batch-norm statistics: the buffers an average of weights should average too
+        stats = [(e, s) for (name, e), s in zip(self.module.named_buffers(), self._src_buffers)
+                 if name.endswith(STATISTICS)]
+        self._ema_stats = [e for e, _ in stats]
+        self._src_stats = [s for _, s in stats]
 
     @torch.no_grad()
-    def update(self, beta: float | None = None) -> None:
+    def update(self, beta: float | None = None, stats: bool = False) -> None:
         """One averaging step toward ``source``'s current weights (``beta`` overrides the
-        decay for this step; 0 copies ``source``)."""
+        decay for this step; 0 copies ``source``). ``stats=True`` averages batch norm's running
+        mean and variance with the same weight; other buffers are always copied."""
         weight = 1.0 - (self.beta if beta is None else float(beta))
         if self._ema_params:
             torch._foreach_lerp_(self._ema_params, self._src_params, weight)
         if self._ema_buffers:
+            saved = [e.clone() for e in self._ema_stats] if stats and self._ema_stats else None
             torch._foreach_copy_(self._ema_buffers, self._src_buffers)
+            if saved is not None:
+                torch._foreach_lerp_(saved, self._src_stats, weight)
+                torch._foreach_copy_(self._ema_stats, saved)
 
     def state_dict(self) -> dict:
         """The averaged module's state dict (tensors only; loads with weights_only=True)."""

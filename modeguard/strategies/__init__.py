@@ -13,7 +13,7 @@ from .needs import Need
 from . import (adam, adaptive_lr, batchnorm, ema, feature_matching, freeze_d, gp,  # noqa: E402,F401
                instance_noise, label_smoothing, lr_schedule, minibatch_disc, minibatch_stddev, multi_d, multi_g,
                pacgan, r1, rmsprop, sgd, spectral_norm, ttur, unrolled, warm_start)
-from . import ada, consistency, diffaugment, lecam  # noqa: E402,F401
+from . import ada, consistency, diffaugment, jacobian_truncation, lecam  # noqa: E402,F401
 
 __all__ = ["Need", "Option", "Strategy", "parse_strategies", "parse_strategy", "register",
            "registry"]

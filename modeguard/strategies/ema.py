@@ -4,6 +4,12 @@ The training G oscillates around the equilibrium; its running average does not, 
 averaged G samples every mode the oscillation visits, with less jitter. The average is
 :class:`modeguard.remedies.EMA`; this strategy builds it in ``setup``, updates it after
 every step and samples from it.
+
+``tail=F`` turns the last share F of the run into a uniform (Polyak) average: from the step
+where the tail starts, the k-th update weighs G 1/(k+1), so at the end the copy is the plain
+mean of the tail start's average and every G of the tail, batch-norm statistics included.
+Late in a run with a decayed lr an EMA of 1,000 steps equals G within noise; the tail average
+spans far more training (Yazici et al. 2019 compare both).
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ class EMAStrategy(Strategy):
     options = {
         "beta": Option(float, 0.999, "decay per step: ema = beta * ema + (1 - beta) * G", low=0.0, high=1.0),
         "start": Option(int, 0, "step before which the average just copies G", low=0),
+        "tail": Option(float, 0.0, "share of the run, at its end, averaged uniformly (0: EMA throughout)",
+                       low=0.0, high=1.0),
     }
 
     def setup(self, ctx):
@@ -33,9 +41,16 @@ class EMAStrategy(Strategy):
         """The averaged generator (an ``nn.Module`` in eval mode)."""
         return self.average.module
 
+    def tail_start(self, ctx) -> int:
+        """The step after which the average is uniform (``total_steps`` where ``tail`` is 0)."""
+        return ctx.total_steps - int(round(self.tail * ctx.total_steps))
+
     def after_step(self, ctx):
-        # before `start` the average just follows G (beta 0)
-        self.average.update(None if ctx.step > self.start else 0.0)
+        k = ctx.step - self.tail_start(ctx)
+        if self.tail and k > 0:  # the k-th tail update: weight 1 / (k + 1), a running mean
+            self.average.update(k / (k + 1), stats=True)
+        else:  # before `start` the average just follows G (beta 0)
+            self.average.update(None if ctx.step > self.start else 0.0)
 
     def eval_generator(self, ctx, G):
         return self.average.module

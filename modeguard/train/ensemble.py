@@ -33,8 +33,8 @@ from .signals import Interrupted, StopOnSignals
 from .trainer import Trainer
 
 #: strategies the ensemble runs stacked: R1 is computed batched in D's phase; the others act
-#: only after a step / on the optimizers (run per seed on its own views)
-STACKED_STRATEGIES = frozenset({"r1", "ema", "lr-schedule"})
+#: only after a step / on the optimizers / when sampling (run per seed on its own views)
+STACKED_STRATEGIES = frozenset({"r1", "ema", "lr-schedule", "jacobian-truncation"})
 #: model architectures whose stacked forward is checked against solo runs
 STACKED_MODELS = frozenset({"mlp"})
 

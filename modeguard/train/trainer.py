@@ -216,9 +216,10 @@ class Trainer:
                                                            if not isinstance(v, list)}})
 
     def eval_generator(self) -> torch.nn.Module:
-        """The generator samples come from (the EMA copy where a strategy keeps one)."""
+        """The generator samples come from (the EMA copy where a strategy keeps one), each
+        strategy's ``eval_generator`` applied in ascending ``order`` (a wrapper after the copy)."""
         G = self.ctx.G
-        for s in self.ctx.strategies:
+        for s in sorted(self.ctx.strategies, key=lambda s: s.order):
             G = s.eval_generator(self.ctx, G)
         return G
 

@@ -47,8 +47,32 @@ def test_eval_generator_is_the_ema_copy(tiny_config):
     ("ema:beta=slow", "option 'beta' must be float"),
     ("ema:beta=1.5", "option 'beta' must be <= 1"),
     ("ema:start=-1", "option 'start' must be >= 0"),
+    ("ema:tail=1.5", "option 'tail' must be <= 1"),
 ])
 def test_bad_input(spec, match, tiny_config):
     with pytest.raises(ConfigError, match="ema") as e:
         Trainer(tiny_config(strategies=spec))
     assert match in str(e.value)
+
+
+def test_tail_is_the_uniform_mean_of_the_tail(tiny_config):
+    """ema:tail=F: over the last F of the run the copy is the plain mean of the tail start's
+    average and every G of the tail (batch-norm statistics too)."""
+    t = Trainer(tiny_config(strategies="ema:beta=0.9:tail=0.5", steps=8,
+                            model_options={"g_batchnorm": True}))
+    ema = t.ctx.strategies[0]
+    assert ema.tail_start(t.ctx) == 4
+    for _ in range(4):
+        t.train_step()
+    stats = lambda G: [b.detach().clone() for n, b in G.named_buffers() if n.endswith(("running_mean", "running_var"))]
+    seen = [_params(ema.G_ema) + stats(ema.G_ema)]  # the tail start's average
+    for _ in range(4):
+        t.train_step()
+        seen.append(_params(t.ctx.G) + stats(t.ctx.G))
+    mean = [torch.stack(group).mean(0) for group in zip(*seen)]
+    got = _params(ema.G_ema) + stats(ema.G_ema)
+    assert len(stats(ema.G_ema)) > 0
+    for m, g in zip(mean, got):
+        assert torch.allclose(m, g, atol=1e-6)
+    # an EMA with beta 0.9 over the same steps would differ
+    assert not torch.allclose(got[0], seen[-1][0], atol=1e-6)
