@@ -5,7 +5,7 @@ default recipe on each through ``--data PATH`` (the generic step count), and pri
 Markdown table of modes / HQ % / rev-KL next to what real samples of the same mixture score
 (in d dimensions "within 3 std" holds for fewer real samples than in 2-D).
 
-Imbalanced mixtures (one mode 10x or 30x rarer than the rest) are judged by per-mode
+Imbalanced mixtures (one mode 10x, 30x or 50x rarer than the rest) are judged by per-mode
 recall against the true weights: mode i's recall is its share of the HQ samples over its
 true weight, so 1.0 is a mode sampled exactly as often as the data holds it; the table
 gives the rarest mode's recall and the smallest over all modes. A mode counts as kept when
@@ -45,6 +45,8 @@ def mixtures(rng: np.random.Generator) -> dict[str, tuple]:
     rare_grid[4] = 0.1  # the centre mode: boxed in by its neighbours, the easiest to drop
     rare_ring = np.ones(8)
     rare_ring[0] = 1 / 30
+    rare_corner = np.ones(9)
+    rare_corner[0] = 1 / 50  # a corner mode: one neighbour fewer to bridge from than the centre
     return {
         "ring6-r3-std0.03": (ring6, 0.03, None),
         "grid9-spacing1-std0.02": (grid9, 0.02, None),
@@ -52,6 +54,7 @@ def mixtures(rng: np.random.Generator) -> dict[str, tuple]:
         "10-modes-in-5d-std0.05": (centers5d, 0.05, None),
         "grid9-rare-centre-1in10": (grid9, 0.02, rare_grid),
         "ring8-rare-1in30": (ring8, 0.01, rare_ring),
+        "grid9-rare-corner-1in50": (grid9, 0.02, rare_corner),  # last: the earlier sets' data stay fixed
     }
 
 

@@ -18,15 +18,12 @@ ARMS = (("plain GAN (--strategy none)", "none", "plain"),
         ("ModeGuard default recipe", ",".join(DEFAULT_RECIPE), "recipe"))
 #: samples drawn for each scatter plot
 DEMO_SAMPLES = 2500
-#: steps per arm: half a full ring8 run (its lr schedule compressed to fit), so the demo ends
-#: within a minute on two cores; enough for the plain GAN to lose modes and the recipe to keep
-#: all eight (``modeguard train --data ring8`` trains the full 20,000)
-DEMO_STEPS = 10000
 
 
 def run_demo(out: str | Path = "runs/demo", data: str = "ring8", seed: int = 0, steps: int | None = None,
              workers: int | None = None) -> dict:
-    """Train the plain GAN and the default recipe on ``data`` (same seed and steps) into
+    """Train the plain GAN and the default recipe on ``data`` (same seed, steps, batch size and
+    learning rate: the data's defaults, so the recipe arm is ``modeguard train --data DATA``) into
     ``out/plain`` and ``out/recipe`` and draw both side by side into ``out/demo.png``.
 
     ``out`` is emptied first. Returns ``{"results": [one result dict per arm], "figure":
@@ -37,7 +34,7 @@ def run_demo(out: str | Path = "runs/demo", data: str = "ring8", seed: int = 0, 
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    base = TrainConfig(data=data, seed=seed, steps=DEMO_STEPS if steps is None else steps).to_dict()
+    base = TrainConfig(data=data, seed=seed, steps=steps).to_dict()
     jobs = [Job({**base, "strategies": strategies}, str(out / folder), {"arm": label})
             for label, strategies, folder in ARMS]
     results = run_jobs(jobs, workers=workers or 2, progress=True)

@@ -11,13 +11,13 @@ from modeguard.train import Trainer
 
 def test_default_recipe_depends_on_the_data_kind():
     assert TrainConfig().strategies == "default"
-    points = TrainConfig(data="ring8").for_kind("points")
+    points = TrainConfig(data="grid25").for_kind("points")
     images = TrainConfig(data="digits").for_kind("image")
     assert points.strategies == DEFAULT_RECIPES["points"] and points.lr_g == DEFAULT_LR["points"]
     assert images.strategies == DEFAULT_RECIPES["image"] and images.lr_d == DEFAULT_LR["image"]
     assert DEFAULT_RECIPES["points"] != DEFAULT_RECIPES["image"]
     # what the user set is kept
-    mine = TrainConfig(strategies="pacgan", lr_g=0.5).for_kind("image")
+    mine = TrainConfig(data="digits", strategies="pacgan", lr_g=0.5).for_kind("image")
     assert mine.strategies == "pacgan" and mine.lr_g == 0.5 and mine.lr_d == DEFAULT_LR["image"]
 
 
@@ -38,7 +38,7 @@ def test_trainer_expands_the_recipe_and_saves_it(tmp_path):
 def test_model_batch_and_lr_default_per_data_kind_and_named_set(data, kind):
     c = TrainConfig(data=data).resolve().for_kind(kind)
     named = DATA_DEFAULTS.get(data, {})
-    assert c.model == DEFAULT_MODEL[kind] and c.batch_size == DEFAULT_BATCH[kind]
+    assert c.model == DEFAULT_MODEL[kind] and c.batch_size == named.get("batch_size", DEFAULT_BATCH[kind])
     assert c.lr_g == c.lr_d == named.get("lr", DEFAULT_LR[kind])
     assert c.model_options == named.get("model_options", {})
     mine = TrainConfig(data=data, model="mlp", batch_size=32, lr_g=0.01, model_options={"z_dim": 3}).for_kind(kind)
@@ -47,8 +47,14 @@ def test_model_batch_and_lr_default_per_data_kind_and_named_set(data, kind):
 
 def test_stacked_digits_without_flags_is_the_headline_protocol():
     c = TrainConfig(data="stacked-digits").resolve().for_kind("image")
-    assert (c.model, c.batch_size, c.steps, c.lr_g) == ("dcgan", 64, 60000, 5e-4)
+    assert (c.model, c.batch_size, c.steps, c.lr_g) == ("dcgan", 64, 100000, 5e-4)
     assert c.model_options == {"channels": 32} and "minibatch-stddev" in c.strategies
+
+
+def test_ring8_without_flags_is_the_fast_protocol():
+    c = TrainConfig(data="ring8").resolve().for_kind("points")
+    assert (c.model, c.batch_size, c.steps, c.lr_g, c.lr_d) == ("mlp", 64, 12000, 3e-3, 3e-3)
+    assert any(s.startswith("jacobian-truncation") for s in c.strategies)
 
 
 def test_default_keyword_round_trips_and_is_not_a_strategy():

@@ -8,7 +8,8 @@ Rejecting the latents with the largest Jacobian norms removes the samples betwee
 keeps the modes themselves (their weights are unchanged where the boundaries are).
 
 The threshold is the ``1 - q`` quantile of the norms of a fixed reference draw of latents,
-computed whenever the sampling generator is asked for (the weights have changed). A rejected
+computed when the sampling generator is first asked for at a step (the weights have changed
+since the last step; within a step, and until a checkpoint is restored, it is reused). A rejected
 latent is replaced by a fixed random rotation of itself (still standard normal), up to
 ``tries`` times, so each sample depends on its own latent alone: the same latents give the
 same samples in any chunking and on any rank. The norm is exact (one backward per output
@@ -78,9 +79,19 @@ class JacobianTruncation(Strategy):
         "tries": Option(int, 20, "rotations tried for a rejected latent before it is kept", low=1),
     }
 
+    def __init__(self, **opts):
+        super().__init__(**opts)
+        self._cached: tuple[tuple[int, int], TruncatedGenerator] | None = None
+
+    def load_state_dict(self, state):
+        self._cached = None  # restored weights: a new threshold
+
     def eval_generator(self, ctx, G):
         if self.q == 0:
             return G
+        key = (ctx.step, id(G))
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
         g = torch.Generator().manual_seed(0)
         z_dim, device = ctx.spec.z_dim, ctx.device
         rotation, _ = torch.linalg.qr(torch.randn(z_dim, z_dim, generator=g))
@@ -95,4 +106,6 @@ class JacobianTruncation(Strategy):
         finally:
             G.train(was_training)
         threshold = float(torch.quantile(norms.cpu(), 1 - self.q))
-        return TruncatedGenerator(G, threshold, rotation.to(device), probes, self.tries)
+        wrapped = TruncatedGenerator(G, threshold, rotation.to(device), probes, self.tries)
+        self._cached = (key, wrapped)
+        return wrapped

@@ -23,7 +23,7 @@ class TwoModes(nn.Module):
 
 
 def _ctx(z_dim=3, shape=(2,)):
-    return SimpleNamespace(spec=SimpleNamespace(z_dim=z_dim), device=torch.device("cpu"),
+    return SimpleNamespace(step=0, spec=SimpleNamespace(z_dim=z_dim), device=torch.device("cpu"),
                            data=SimpleNamespace(shape=shape))
 
 
@@ -92,3 +92,15 @@ def test_q_zero_changes_nothing(tiny_config):
 def test_bad_input(spec, match, tiny_config):
     with pytest.raises(ConfigError, match=match):
         Trainer(tiny_config(strategies=spec))
+
+
+def test_threshold_is_reused_within_a_step_and_renewed_after(tiny_config):
+    t = Trainer(tiny_config(strategies="ema:beta=0.5,jacobian-truncation:q=0.1"))
+    first = t.eval_generator()
+    assert t.eval_generator() is first  # same step, same weights: the same wrapper
+    t.train_step()
+    assert t.eval_generator() is not first
+    state = t.state_dict()
+    kept = t.eval_generator()
+    t.load_state_dict(state)  # a restore may change the weights at the same step
+    assert t.eval_generator() is not kept
