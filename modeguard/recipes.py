@@ -16,7 +16,7 @@ DEFAULT_RECIPE: list[str] = DEFAULT_RECIPES["points"]
 DEFAULT_KEYWORD = "default"
 
 #: Step counts the default recipe needs per data set (others: ``GENERIC_STEPS``).
-DEFAULT_STEPS: dict[str, int] = {"ring8": 12000, "grid25": 24000, "stacked-digits": 100000}
+DEFAULT_STEPS: dict[str, int] = {"ring8": 12000, "grid25": 36000, "stacked-digits": 100000}
 GENERIC_STEPS = 20000
 
 #: Base learning rate (both nets) by data kind, when the config leaves lr_g / lr_d unset.

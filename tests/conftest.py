@@ -10,7 +10,7 @@ def tiny_config():
     from modeguard.config import TrainConfig
 
     def make(**kw):
-        base = dict(data="ring8", strategies="none", steps=6, batch_size=32, log_every=2, sample_every=1000,
+        base = dict(data="ring8", strategies="none", steps=6, batch_size=32, lr_g=1e-3, lr_d=1e-3, log_every=2, sample_every=1000,
                     ckpt_every=3, progress=False, eval_samples=64,
                     model_options={"g_hidden": [16, 16], "d_hidden": [16, 16], "z_dim": 4})
         base.update(kw)

@@ -93,7 +93,7 @@ def test_divergence_is_healed(tiny_config, tmp_path, monkeypatch):
 
 
 def test_ladder_rungs():
-    recipe = TrainConfig(strategies=["r1:gamma=0.1", "ema"])
+    recipe = TrainConfig(data="grid25", strategies=["r1:gamma=0.1", "ema"])
     cfg, what = Rung("r1.gamma*10").apply(recipe)
     assert cfg.strategies == ["r1", "ema"] and "gamma 0.1 -> 1" in what  # gamma 1 is r1's default
     cfg, what = Rung("r1.gamma*10").apply(TrainConfig(strategies="none"))

@@ -19,7 +19,7 @@ from modeguard.train import Trainer, load_checkpoint
 ARGS = ["--data", "ring8", "--strategy", "r1:gamma=0.1,ema", "--batch-size", "64", "--log-every", "4",
         "--ckpt-every", "6", "--sample-every", "1000", "--eval-samples", "200", "--monitor-every", "3", "--no-progress"]
 #: a tiny run whose monitor checks are scripted (tests/train/ddp_driver.py)
-SCRIPTED = ["train", "--data", "ring8", "--strategy", "none", "--batch-size", "32", "--log-every", "4",
+SCRIPTED = ["train", "--data", "ring8", "--strategy", "none", "--batch-size", "32", "--lr", "1e-3", "--log-every", "4",
             "--ckpt-every", "10", "--sample-every", "1000", "--eval-samples", "64", "--monitor-every", "5",
             "--no-progress"]
 DRIVER = os.path.join(os.path.dirname(__file__), "ddp_driver.py")
