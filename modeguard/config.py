@@ -13,7 +13,8 @@ import yaml
 from .atomic import atomic_write_bytes
 from .errors import ConfigError, write_failure
 from .recipes import (DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_KEYWORD, DEFAULT_LR, DEFAULT_MODEL,  # noqa: F401
-                      DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS, GENERIC_STEPS, is_default_recipe)
+                      DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS, GENERIC_STEPS, all_default_recipes,
+                      default_recipe, is_default_recipe)
 from .strategies import parse_strategies
 
 
@@ -98,7 +99,7 @@ class TrainConfig:
         c = dataclasses.replace(self)
         named = DATA_DEFAULTS.get(c.data, {})
         if is_default_recipe(c.strategies):
-            c.strategies = list(DEFAULT_RECIPES[kind])
+            c.strategies = default_recipe(c.data, kind)
         if c.model is None:
             c.model = named.get("model", DEFAULT_MODEL[kind])
             if not c.model_options:
@@ -317,7 +318,7 @@ def history_entry(saved: TrainConfig, changes: dict, step: int) -> dict | None:
 def _same_setting(name: str, saved, given) -> bool:
     if name == "strategies":
         if is_default_recipe(given):  # the saved run holds the recipe already expanded
-            return any(_same_setting(name, saved, list(r)) for r in DEFAULT_RECIPES.values())
+            return any(_same_setting(name, saved, r) for r in all_default_recipes())
         return _strategies_as_data(saved) == _strategies_as_data(given)
     if name == "data" and isinstance(saved, str) and isinstance(given, str) and saved != given:
         try:  # the same file named two ways

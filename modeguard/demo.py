@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from .bench.runner import Job, run_jobs
-from .config import DEFAULT_RECIPE, TrainConfig
+from .config import DEFAULT_KEYWORD, TrainConfig
 from .data import resolve_data
 from .report.mpl import plt, save_figure
 from .report.plots import draw_scatter
@@ -15,7 +15,7 @@ __all__ = ["run_demo"]
 
 #: (label, --strategy value, folder) of the two arms
 ARMS = (("plain GAN (--strategy none)", "none", "plain"),
-        ("ModeGuard default recipe", ",".join(DEFAULT_RECIPE), "recipe"))
+        ("ModeGuard default recipe", DEFAULT_KEYWORD, "recipe"))
 #: samples drawn for each scatter plot
 DEMO_SAMPLES = 2500
 

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from modeguard.config import DEFAULT_LR, DEFAULT_RECIPES, TrainConfig
-from modeguard.recipes import DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_MODEL
+from modeguard.recipes import DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_MODEL, TRUNCATED_POINT_RECIPE
 from modeguard.errors import ConfigError
 from modeguard.monitor.heal import Rung
 from modeguard.strategies import parse_strategies
@@ -11,7 +11,7 @@ from modeguard.train import Trainer
 
 def test_default_recipe_depends_on_the_data_kind():
     assert TrainConfig().strategies == "default"
-    points = TrainConfig(data="grid25").for_kind("points")
+    points = TrainConfig(data="pts.npy").for_kind("points")
     images = TrainConfig(data="digits").for_kind("image")
     assert points.strategies == DEFAULT_RECIPES["points"] and points.lr_g == DEFAULT_LR["points"]
     assert images.strategies == DEFAULT_RECIPES["image"] and images.lr_d == DEFAULT_LR["image"]
@@ -54,7 +54,11 @@ def test_stacked_digits_without_flags_is_the_headline_protocol():
 def test_ring8_without_flags_is_the_fast_protocol():
     c = TrainConfig(data="ring8").resolve().for_kind("points")
     assert (c.model, c.batch_size, c.steps, c.lr_g, c.lr_d) == ("mlp", 64, 12000, 3e-3, 3e-3)
-    assert any(s.startswith("jacobian-truncation") for s in c.strategies)
+    assert c.strategies == TRUNCATED_POINT_RECIPE
+    # the balanced benchmark mixtures sample through the truncation; other point data do not
+    assert TrainConfig(data="grid25").for_kind("points").strategies == TRUNCATED_POINT_RECIPE
+    assert TrainConfig(data="pts.npy").for_kind("points").strategies == DEFAULT_RECIPES["points"]
+    assert not any(s.startswith("jacobian-truncation") for s in DEFAULT_RECIPES["points"])
 
 
 def test_default_keyword_round_trips_and_is_not_a_strategy():
