@@ -47,10 +47,10 @@ TRAIN_FLAGS = {
     "model": (str, "network pair: mlp, seed-mlp, dcgan, resnet, or your own FILE.py:NAME / package.module:NAME "
                    "(default: mlp for points, dcgan for images)"),
     "loss": (str, "adversarial loss: ns, minimax, wgan, hinge or lsgan (default: ns, non-saturating)"),
-    "steps": (int, "training steps, each one G update (default: 20000; grid25: 36000; stacked-digits: 100000)"),
-    "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for images)"),
-    "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 2e-4 for images, 5e-4 for stacked-digits)"),
-    "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 2e-4 for images, 5e-4 for stacked-digits)"),
+    "steps": (int, "training steps, each one G update (default: 20000; ring8: 12000; grid25: 36000; stacked-digits: 100000)"),
+    "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for ring8 and images)"),
+    "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),
+    "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),
     "beta1": (float, "Adam beta1, in [0, 1) (default: 0.5)"),
     "beta2": (float, "Adam beta2, in [0, 1) (default: 0.999)"),
     "n_critic": (int, "D steps per G step (default: 1)"),
@@ -103,7 +103,7 @@ def _add_train(sub) -> None:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=text)
     t.add_argument("--strategy", dest="strategies", default=None,
                    help="comma-separated strategies, e.g. 'r1:gamma=1,ema'; 'none' = plain GAN "
-                        "(default: 'default', the recommended recipe for the data's kind)")
+                        "(default: 'default', the recommended recipe for the data set or its kind)")
     t.add_argument("--lr", type=float, default=None, help="set both --lr-g and --lr-d (default: unset)")
     t.add_argument("--amp", action="store_true", default=None, help="bf16 autocast on CUDA (default: off)")
     t.add_argument("--compile", action="store_true", default=None,
