@@ -35,11 +35,13 @@ class EMA:
         self._src_params = list(source.parameters())
         self._ema_buffers = list(self.module.buffers())
         self._src_buffers = list(source.buffers())
-        # batch-norm statistics: the buffers an average of weights should average too
-        stats = [(e, s) for (name, e), s in zip(self.module.named_buffers(), self._src_buffers)
-                 if name.endswith(STATISTICS)]
-        self._ema_stats = [e for e, _ in stats]
-        self._src_stats = [s for _, s in stats]
+        # batch-norm statistics (averaged on request, as the weights) and the rest (always copied)
+        pairs = [(name.endswith(STATISTICS), e, s)
+                 for (name, e), s in zip(self.module.named_buffers(), self._src_buffers)]
+        self._ema_stats = [e for is_stat, e, _ in pairs if is_stat]
+        self._src_stats = [s for is_stat, _, s in pairs if is_stat]
+        self._ema_others = [e for is_stat, e, _ in pairs if not is_stat]
+        self._src_others = [s for is_stat, _, s in pairs if not is_stat]
 
     @torch.no_grad()
     def update(self, beta: float | None = None, stats: bool = False) -> None:
@@ -49,12 +51,14 @@ class EMA:
         weight = 1.0 - (self.beta if beta is None else float(beta))
         if self._ema_params:
             torch._foreach_lerp_(self._ema_params, self._src_params, weight)
-        if self._ema_buffers:
-            saved = [e.clone() for e in self._ema_stats] if stats and self._ema_stats else None
-            torch._foreach_copy_(self._ema_buffers, self._src_buffers)
-            if saved is not None:
-                torch._foreach_lerp_(saved, self._src_stats, weight)
-                torch._foreach_copy_(self._ema_stats, saved)
+        if not stats:
+            if self._ema_buffers:
+                torch._foreach_copy_(self._ema_buffers, self._src_buffers)
+            return
+        if self._ema_stats:
+            torch._foreach_lerp_(self._ema_stats, self._src_stats, weight)
+        if self._ema_others:
+            torch._foreach_copy_(self._ema_others, self._src_others)
 
     def state_dict(self) -> dict:
         """The averaged module's state dict (tensors only; loads with weights_only=True)."""

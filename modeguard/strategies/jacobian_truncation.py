@@ -82,6 +82,16 @@ class JacobianTruncation(Strategy):
     def __init__(self, **opts):
         super().__init__(**opts)
         self._cached: tuple[tuple[int, int], TruncatedGenerator] | None = None
+        self._draws: tuple | None = None
+
+    def _fixed_draws(self, z_dim: int, out_size: int, device):
+        """``(rotation, probes or None, reference latents)`` from seed 0: the same on every rank."""
+        g = torch.Generator().manual_seed(0)
+        rotation, _ = torch.linalg.qr(torch.randn(z_dim, z_dim, generator=g))
+        probes = None if out_size <= EXACT_MAX_OUTPUTS else [
+            (torch.randint(0, 2, (out_size,), generator=g).float() * 2 - 1).to(device) for _ in range(self.probes)]
+        reference = torch.randn(REFERENCE_LATENTS, z_dim, generator=g).to(device)
+        return rotation.to(device), probes, reference
 
     def load_state_dict(self, state):
         self._cached = None  # restored weights: a new threshold
@@ -92,13 +102,9 @@ class JacobianTruncation(Strategy):
         key = (ctx.step, id(G))
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
-        g = torch.Generator().manual_seed(0)
-        z_dim, device = ctx.spec.z_dim, ctx.device
-        rotation, _ = torch.linalg.qr(torch.randn(z_dim, z_dim, generator=g))
-        out_size = math.prod(ctx.data.shape)
-        probes = None if out_size <= EXACT_MAX_OUTPUTS else [
-            (torch.randint(0, 2, (out_size,), generator=g).float() * 2 - 1).to(device) for _ in range(self.probes)]
-        reference = torch.randn(REFERENCE_LATENTS, z_dim, generator=g).to(device)
+        if self._draws is None:  # fixed for the run: drawn once, not at every step's threshold
+            self._draws = self._fixed_draws(ctx.spec.z_dim, math.prod(ctx.data.shape), ctx.device)
+        rotation, probes, reference = self._draws
         was_training = G.training
         G.eval()
         try:
@@ -106,6 +112,6 @@ class JacobianTruncation(Strategy):
         finally:
             G.train(was_training)
         threshold = float(torch.quantile(norms.cpu(), 1 - self.q))
-        wrapped = TruncatedGenerator(G, threshold, rotation.to(device), probes, self.tries)
+        wrapped = TruncatedGenerator(G, threshold, rotation, probes, self.tries)
         self._cached = (key, wrapped)
         return wrapped

@@ -39,7 +39,7 @@ import yaml
 from ..config import TrainConfig
 from ..data import resolve_data
 from ..errors import ConfigError
-from ..recipes import DEFAULT_RECIPES, is_default_recipe
+from ..recipes import default_recipe, is_default_recipe
 from ..strategies import parse_strategies, parse_strategy, registry
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
@@ -179,12 +179,12 @@ def _corner_samples(search: Search) -> list[dict]:
     return [{k: at(p, i) for k, p in search.space.items()} for i in range(widest)]
 
 
-def with_options(strategies, options: dict[str, dict], kind: str):
+def with_options(strategies, options: dict[str, dict], recipe: list[str]):
     """``strategies`` (a spec string, list or ``"default"``) with ``options[name]`` set on each
     strategy ``name`` it holds, as a list of spec strings. Options of absent strategies are
-    ignored. ``kind``: the data's kind, to expand ``"default"`` into its recipe."""
+    ignored. ``recipe``: what ``"default"`` stands for on the searched data."""
     if is_default_recipe(strategies):
-        strategies = list(DEFAULT_RECIPES[kind])
+        strategies = list(recipe)
     specs = []
     for s in parse_strategies(strategies):
         extra = "".join(f":{k}={v}" for k, v in options.get(s.name, {}).items())
@@ -211,8 +211,8 @@ def trial_config(search: Search, sample: dict, collapse_stop: bool | None = None
             values["lr_g"] = values["lr_d"] = value
         else:
             values[key] = value
-    kind = resolve_data(search.data).kind
-    values["strategies"] = with_options(values.get("strategies", "default"), options, kind)
+    recipe = default_recipe(search.data, resolve_data(search.data).kind)
+    values["strategies"] = with_options(values.get("strategies", "default"), options, recipe)
     values["on_collapse"] = "stop" if collapse_stop else "warn"
     values["monitor_every"] = search.monitor_every if collapse_stop else 0
     config = TrainConfig.from_dict(values)

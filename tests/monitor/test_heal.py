@@ -9,6 +9,7 @@ from modeguard.errors import ConfigError
 from modeguard.monitor.callback import MonitorCallback
 from modeguard.monitor.events import read_events
 from modeguard.monitor.heal import DEFAULT_LADDER, Rung, heal_loop, parse_ladder, transplant
+from modeguard.recipes import TRUNCATED_POINT_RECIPE
 from modeguard.runs import start_run
 from modeguard.train import Trainer, load_checkpoint
 
@@ -136,3 +137,10 @@ def test_transplant_into_a_wider_discriminator_keeps_g(tiny_config, tmp_path):
     assert after.ctx.opt_g.param_groups[0]["lr"] == pytest.approx(5e-5)
     after.fit()
     assert after.ctx.step == 8
+
+
+def test_rung_spells_out_the_data_sets_own_recipe():
+    """An unbuilt config's ``default`` expands as training expands it: ring8's recipe samples
+    through jacobian-truncation, as `modeguard train --data ring8` does."""
+    cfg, _ = Rung("lr_g*0.5").apply(TrainConfig(data="ring8"))
+    assert cfg.strategies == TRUNCATED_POINT_RECIPE == TrainConfig(data="ring8").for_kind("points").strategies

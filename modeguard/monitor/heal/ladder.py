@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ...config import TrainConfig
 from ...data import resolve_data
 from ...errors import ConfigError
-from ...recipes import DEFAULT_RECIPES, is_default_recipe
+from ...recipes import DEFAULT_RECIPES, default_recipe, is_default_recipe
 from ...strategies import parse_strategies, parse_strategy, registry
 from ...strategies.base import split_specs
 
@@ -47,7 +47,7 @@ class Rung:
         unbuilt = is_default_recipe(config.strategies)  # a config not yet built: spell its recipe out
         kind = resolve_data(config.data).kind if unbuilt or text == RECIPE_RUNG else None
         if unbuilt:
-            config = dataclasses.replace(config, strategies=list(DEFAULT_RECIPES[kind]))
+            config = dataclasses.replace(config, strategies=default_recipe(config.data, kind))
         if text == RECIPE_RUNG:
             return self._add_recipe(config, kind)
         if "*" in text:
