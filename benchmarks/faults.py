@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from modeguard.errors import CheckpointError
-from modeguard.train.checkpoint import load_checkpoint
+from modeguard.train.checkpoint import load_checkpoint, same_state
 
 TINY = {"model_options": {"g_hidden": [16, 16], "d_hidden": [16, 16], "z_dim": 4}, "strategies": "none",
         "batch_size": 32, "eval_samples": 64, "log_every": 1, "sample_every": 100000, "progress": False}
@@ -72,22 +72,12 @@ def rows(run: Path) -> list[dict]:
     return out
 
 
-def same(a, b) -> bool:
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 def identical(run: Path, ref: Path) -> bool:
     """Same metrics rows and the same final checkpoint (weights, optimisers, RNG, strategies)."""
     name = f"checkpoints/step-{STEPS:08d}.pt"
     keys = ("step", "G", "D", "opt_g", "opt_d", "rng", "torch_rng", "strategies")
     a, b = load_checkpoint(run / name), load_checkpoint(ref / name)
-    return rows(run) == rows(ref) and all(same(a[k], b[k]) for k in keys)
+    return rows(run) == rows(ref) and all(same_state(a[k], b[k]) for k in keys)
 
 
 def wait_then_kill(proc, run: Path, moment: str, rng: random.Random) -> bool:

@@ -20,10 +20,22 @@ from ..errors import CheckpointError, write_failure
 from ..rundir import CKPT_RE, RunDir
 
 __all__ = ["CKPT_RE", "RunDir", "atomic_write_bytes", "check_checkpoint", "load_checkpoint",
-           "load_newest_checkpoint", "save_checkpoint"]
+           "load_newest_checkpoint", "same_state", "save_checkpoint"]
 
 #: fields every checkpoint the trainer writes (it has a ``format``) carries
 TRAINER_FIELDS = ("step", "G", "D", "opt_g", "opt_d", "rng", "torch_rng", "strategies")
+
+
+def same_state(a, b) -> bool:
+    """True where two checkpoint parts (nested dicts / lists / tuples of tensors and scalars)
+    are bit-identical: what a resumed run must reproduce."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -77,12 +77,3 @@ def trained_state(run: Path, step: int) -> dict:
     return {k: state[k] for k in ("step", "G", "D", "opt_g", "opt_d", "rng", "torch_rng", "strategies")}
 
 
-def same_state(a, b) -> bool:
-    """True where two checkpoint parts (nested dicts / lists of tensors and scalars) are bit-identical."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
-    return a == b

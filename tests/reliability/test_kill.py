@@ -7,8 +7,9 @@ import time
 import pytest
 
 from modeguard.cli import main
+from modeguard.train.checkpoint import same_state
 
-from .helpers import metrics_rows, same_state, spawn, trained_state
+from .helpers import metrics_rows, spawn, trained_state
 
 STEPS, CKPT_EVERY = 300, 7
 

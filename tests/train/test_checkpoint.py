@@ -9,6 +9,7 @@ import torch
 
 from modeguard.errors import CheckpointError, DivergenceError
 from modeguard.train import Callback, Interrupted, RunDir, Trainer, load_checkpoint, save_checkpoint
+from modeguard.train.checkpoint import same_state
 
 #: columns that measure the wall clock, not the training
 TIMING = {"steps_per_s", "time_s"}
@@ -395,3 +396,12 @@ def test_divergence_without_a_run_directory(tiny_config):
     _poison_loss_from(t, 2)
     with pytest.raises(DivergenceError, match="diverged by step 2"):  # read at the first log step
         t.fit()
+
+
+def test_same_state_needs_every_bit_and_every_key():
+    a = {"G": {"w": torch.ones(3)}, "rng": [1, (2, 3)], "step": 5}
+    assert same_state(a, {"G": {"w": torch.ones(3)}, "rng": [1, (2, 3)], "step": 5})
+    assert not same_state(a, {"G": {"w": torch.ones(3) + 1e-7}, "rng": [1, (2, 3)], "step": 5})
+    assert not same_state(a, {"G": {"w": torch.ones(3)}, "rng": [1, (2, 4)], "step": 5})
+    assert not same_state(a, {"G": {"w": torch.ones(3)}, "rng": [1, (2, 3)]})
+    assert not same_state(torch.ones(1), 1.0)  # a tensor never equals a scalar

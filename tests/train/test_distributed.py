@@ -120,6 +120,14 @@ def test_two_processes_train_like_one_with_the_global_batch_and_resume(tmp_path)
     assert not list(two.rglob("*.tmp"))
 
 
+def test_only_rank_zero_shows_a_progress_bar(tmp_path):
+    run = torchrun("train", "--data", "ring8", "--strategy", "none", "--batch-size", "32", "--steps", "4",
+                   "--eval-samples", "64", "--out", tmp_path / "r")
+    assert run.returncode == 0, run.stderr[-2000:]
+    starts = [line for line in run.stderr.replace("\r", "\n").splitlines() if line.startswith("train:   0%")]
+    assert len(starts) == 1, run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("args, says", [
     (["--batch-size", "63"], "batch size 63 does not split over 2 processes"),
     (["--device", "cuda"], "no CUDA device"),
