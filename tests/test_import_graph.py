@@ -1,8 +1,11 @@
 """The package's import graph: no circles, and no imports inside functions except the
-optional extras (which must stay importable without them)."""
+optional extras (which must stay importable without them) and the libraries slow to import
+(so that commands start without them)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import modeguard
@@ -11,6 +14,9 @@ ROOT = Path(modeguard.__file__).parent
 #: top-level packages that may be imported inside a function: optional extras
 OPTIONAL = {"lightning", "pytorch_lightning", "tensorboard", "torch.utils.tensorboard", "ray", "optuna", "jax",
             "hypothesis"}
+#: libraries slow to import (~1 s) that only some commands need: imported where they are used,
+#: so that every command starts without them
+HEAVY = {"sklearn"}
 
 
 def _module_name(path: Path) -> str:
@@ -49,7 +55,7 @@ def _imports():
 
 def test_no_function_level_imports_except_optional_extras():
     inner = [f"{m}:{line} imports {t}" for m, t, top, line, _ in _imports()
-             if not top and t.split(".")[0] not in OPTIONAL and t not in OPTIONAL]
+             if not top and t.split(".")[0] not in OPTIONAL | HEAVY and t not in OPTIONAL]
     assert inner == []
 
 
@@ -78,3 +84,11 @@ def test_no_import_circles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_commands_start_without_the_heavy_libraries():
+    code = ("import sys, modeguard.cli; heavy = sorted(m for m in sys.modules if m.split('.')[0] in %r "
+            "or m == 'scipy.stats'); print(heavy)" % sorted(HEAVY))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -28,8 +28,6 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
 from .base import Dataset
@@ -197,6 +195,9 @@ def fashion_mnist_source(arg: str | None = None) -> ImageSet:
 # ---------------------------------------------------------------- scikit-learn digits
 @functools.lru_cache(maxsize=1)
 def _digits_arrays() -> tuple:
+    from sklearn.datasets import load_digits  # lazy: scikit-learn costs ~1 s at start
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     # values are 0..16; spread them over the byte range like every other image set
     images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[:, None]

@@ -27,7 +27,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 
 from ..metrics.classifier import mode_classifier
 from .encoders import random_conv_encoder, trained_encoder
@@ -122,6 +121,8 @@ def binned(builder: Callable, bins: int = BINS, fit_samples: int = BIN_FIT_SAMPL
         feats = np.asarray(feats, dtype=np.float32)
         distinct = len(np.unique(feats, axis=0))  # a small set is drawn with repeats
         k = int(min(bins, max(2, distinct // 20)))  # at least ~20 distinct real samples a bin
+        from sklearn.cluster import KMeans  # lazy: scikit-learn costs ~1 s at start (HEAVY in the import test)
+
         km = KMeans(k, n_init=1, max_iter=100, random_state=seed).fit(feats)
         share = np.bincount(km.labels_, minlength=k).astype(np.float64)
         centres = km.cluster_centers_.astype(np.float32)
