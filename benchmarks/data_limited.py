@@ -9,6 +9,11 @@ images (the gap is D memorising), ADA's p and r_t where ADA is on, and the CPU-s
 
     python benchmarks/data_limited.py                       # Fashion-MNIST, 1k / 2k / 5k / all, 5 arms
     python benchmarks/data_limited.py --limits 1000 --arms "none|default,diffaugment" --steps 500
+    python benchmarks/data_limited.py --data stacked-digits --limits 100,all --steps 20000
+
+On a stacked set the limit applies to the base images the stacks are drawn from (and the
+mode classifier is the base set's); D's real share is measured on stacks of its training
+images and on stacks of held-out ones.
 
 An arm is a strategy list where ``default`` stands for the image recipe (``default,ada`` =
 the recipe + ADA). Rows are appended to ``OUT/results.csv`` as cells finish; cells already
@@ -80,10 +85,9 @@ def parse_limit(text: str) -> int | None:
 
 
 @torch.no_grad()
-def d_real_share(trainer: Trainer, pixels: np.ndarray) -> float:
-    """D's share of ``pixels`` (uint8 ``(n, C, H, W)``) it calls real, in training-size batches."""
+def d_real_share(trainer: Trainer, x: torch.Tensor) -> float:
+    """D's share of ``x`` (model space ``(n, C, H, W)``) it calls real, in training-size batches."""
     ctx = trainer.ctx
-    x = pixels_to_model_space(torch.from_numpy(np.ascontiguousarray(pixels)))
     bs = ctx.config.batch_size
     called = [(ctx.objective.real_score(ctx.D(x[i:i + bs].to(ctx.device))) > 0).float().sum()
               for i in range(0, len(x) - bs + 1, bs)]  # whole batches only: D may read batch statistics
@@ -93,13 +97,18 @@ def d_real_share(trainer: Trainer, pixels: np.ndarray) -> float:
 def overfit_shares(trainer: Trainer, seed: int) -> tuple[float, float]:
     """D's real share on (up to ``SHARE_IMAGES`` of) its training images and on as many held-out ones."""
     data = trainer.ctx.data
+    if getattr(data, "stacked", False):  # stacks of (limited) training images against stacks of held-out ones
+        train_stacks = data.sample(SHARE_IMAGES, torch.Generator().manual_seed(seed))
+        heldout = torch.from_numpy(data.reference(SHARE_IMAGES, seed=seed)).mul_(2.0).sub_(1.0)
+        return d_real_share(trainer, train_stacks), d_real_share(trainer, heldout)
     train = data.train_images
     idx = getattr(data, "training_indices", None)
     if idx is not None:
         train = train[idx]
     rng = np.random.default_rng(seed)
     n = min(SHARE_IMAGES, len(train), len(data.test_images))
-    pick = lambda arr: arr[np.sort(rng.choice(len(arr), n, replace=False))]  # noqa: E731
+    pick = lambda arr: pixels_to_model_space(torch.from_numpy(  # noqa: E731
+        np.ascontiguousarray(arr[np.sort(rng.choice(len(arr), n, replace=False))])))
     return d_real_share(trainer, pick(train)), d_real_share(trainer, pick(data.test_images))
 
 
@@ -151,15 +160,15 @@ def done_cells(csv_path: Path) -> set[tuple[str, str]]:
 
 def table(rows: list[dict]) -> str:
     """The Markdown table of the CSV rows, in their order."""
-    lines = ["| images | arm | KL | fd_clf | precision | recall | coverage | D: training / held-out called real "
-             "| ADA p (r_t) | CPU-s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| images | arm | modes | KL | fd_clf | precision | recall | coverage | D: training / held-out called real "
+             "| ADA p (r_t) | CPU-s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("error"):
-            lines.append(f"| {r['limit']} | `{r['arm']}` | failed: {r['error']} | | | | | | | |")
+            lines.append(f"| {r['limit']} | `{r['arm']}` | failed: {r['error']} | | | | | | | | |")
             continue
         num = lambda k, fmt: format(float(r[k]), fmt) if r.get(k) not in (None, "") else "–"  # noqa: E731
         ada = f"{r['ada_p']} ({r['ada_rt']})" if r.get("ada_p") else ""
-        lines.append(f"| {r['limit']} | `{r['arm']}` | {num('kl', '.3f')} | {num('fd_clf', '.1f')} | "
+        lines.append(f"| {r['limit']} | `{r['arm']}` | {r.get('modes', '')} | {num('kl', '.3f')} | {num('fd_clf', '.1f')} | "
                      f"{num('precision', '.3f')} | {num('recall', '.3f')} | {num('coverage', '.3f')} | "
                      f"{r['d_train_real']} / {r['d_heldout_real']} | {ada} | {r['cpu_s']} |")
     return "\n".join(lines)
@@ -183,7 +192,8 @@ def samples_figure(arms: list[str], run_dirs: list[Path], path: Path, title: str
 def describe(args, classifier_acc: float) -> str:
     """The paragraph above the Markdown table: what each cell ran and how it was measured."""
     width = f"width {args.channels}" if args.channels else "default width"
-    return (f"{args.data}, DCGAN {width}, batch 64, lr 2e-4 (the image defaults), {args.steps} steps, seed "
+    lr = TrainConfig(data=args.data).for_kind("image").lr_g
+    return (f"{args.data}, DCGAN {width}, batch 64, lr {lr:g} (the data's default), {args.steps} steps, seed "
             f"{args.seed}, one run per cell, {args.eval_samples} eval samples; mode classifier accuracy "
             f"{100 * classifier_acc:.2f}%; D's real share on {SHARE_IMAGES} training / held-out images (fewer "
             f"where the set is smaller); CPU-s: training + evaluation, one thread\n\n")
@@ -199,7 +209,7 @@ def main(argv=None) -> int:
             parse_strategies(expand(arm))  # fail before any run starts
     limits = [s.strip() for s in args.limits.split(",") if s.strip()]
     data = resolve_data(args.data)
-    clf = mode_classifier(data)  # trained (or loaded) once, before the clocks start
+    clf = mode_classifier(data.base if getattr(data, "stacked", False) else data)  # once, before the clocks start
     print(f"{len(limits) * len(arms)} cells: {args.data}, {args.steps} steps, seed {args.seed}; mode classifier "
           f"accuracy {100 * clf.accuracy:.2f}%", flush=True)
     csv_path = out / "results.csv"

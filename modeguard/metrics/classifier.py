@@ -28,9 +28,11 @@ from ..atomic import atomic_write_bytes
 from ..errors import DataError
 
 #: bump when the network or its training changes, so old cache files are not reused
-VERSION = 1
+VERSION = 2
 FEATURE_DIM = 128
-MIN_STEPS = 300
+#: 1,500 steps, not 300: on scikit-learn's digits the net then reaches 99.4-99.7% (98.6-99.2%
+#: at 300), and its errors no longer add KL to stacked runs (README, "Images")
+MIN_STEPS = 1500
 MIN_EPOCHS = 3
 BATCH = 128
 
