@@ -36,7 +36,7 @@ from modeguard.data import resolve_data
 from modeguard.data.images import pixels_to_model_space
 from modeguard.jsonl import read_jsonl
 from modeguard.metrics.classifier import mode_classifier
-from modeguard.recipes import DEFAULT_KEYWORD, DEFAULT_RECIPES
+from modeguard.recipes import DEFAULT_KEYWORD, default_recipe
 from modeguard.report.images import image_grid
 from modeguard.report.mpl import plt, save_figure
 from modeguard.runs import sample_run
@@ -68,14 +68,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def expand(arm: str) -> list[str] | str:
-    """The strategy list of an arm: each ``default`` replaced by the image recipe."""
+def expand(arm: str, data: str) -> list[str] | str:
+    """The strategy list of an arm: each ``default`` replaced by ``data``'s image recipe."""
     parts = [s.strip() for s in arm.split(",") if s.strip()]
     if parts == ["none"]:
         return "none"
     out: list[str] = []
     for s in parts:
-        out.extend(DEFAULT_RECIPES["image"] if s.lower() == DEFAULT_KEYWORD else [s])
+        out.extend(default_recipe(data, "image") if s.lower() == DEFAULT_KEYWORD else [s])
     return out
 
 
@@ -134,8 +134,8 @@ class TrainClock(Callback):
 
 def run_cell(args, limit: int | None, arm: str, out: Path) -> dict:
     """Train and measure one (data size, arm) cell; returns its CSV row."""
-    config = TrainConfig(data=args.data, strategies=expand(arm), steps=args.steps, seed=args.seed, data_limit=limit,
-                         eval_samples=args.eval_samples, log_every=max(1, args.steps // 50),
+    config = TrainConfig(data=args.data, strategies=expand(arm, args.data), steps=args.steps, seed=args.seed,
+                         data_limit=limit, eval_samples=args.eval_samples, log_every=max(1, args.steps // 50),
                          sample_every=args.steps, ckpt_every=args.steps, keep_checkpoints=1, progress=False,
                          model="dcgan", model_options={"channels": args.channels} if args.channels else {})
     clock = TrainClock()
@@ -205,8 +205,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     arms = [a.strip() for a in args.arms.split("|") if a.strip()]
     for arm in arms:
-        if expand(arm) != "none":
-            parse_strategies(expand(arm))  # fail before any run starts
+        if expand(arm, args.data) != "none":
+            parse_strategies(expand(arm, args.data))  # fail before any run starts
     limits = [s.strip() for s in args.limits.split(",") if s.strip()]
     data = resolve_data(args.data)
     clf = mode_classifier(data.base if getattr(data, "stacked", False) else data)  # once, before the clocks start

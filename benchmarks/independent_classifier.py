@@ -55,8 +55,9 @@ class IndependentClassifier:
     @staticmethod
     def _flat(images: np.ndarray) -> np.ndarray:
         """(n, 1, H, W) uint8 or [0, 1] floats -> (n, H * W) floats in [0, 1]."""
-        x = np.asarray(images).reshape(len(images), -1).astype(np.float32)
-        return x / 255.0 if np.asarray(images).dtype == np.uint8 else x
+        images = np.asarray(images)
+        x = images.reshape(len(images), -1).astype(np.float32)
+        return x / 255.0 if images.dtype == np.uint8 else x
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         return self.svm.predict(self._flat(images))

@@ -75,5 +75,3 @@ def trained_state(run: Path, step: int) -> dict:
     """What a resume must reproduce of checkpoint ``step``: weights, optimiser and RNG states."""
     state = torch.load(run / "checkpoints" / f"step-{step:08d}.pt", weights_only=True)
     return {k: state[k] for k in ("step", "G", "D", "opt_g", "opt_d", "rng", "torch_rng", "strategies")}
-
-
