@@ -51,6 +51,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from modeguard.allocator import ENV, keep_freed_memory
 from modeguard.config import TrainConfig
 from modeguard.data import resolve_data
 from modeguard.models import build_models, spec_for
@@ -571,8 +572,10 @@ def seeds_together_section(args) -> None:
                  "ms_per_seed_step_median": None, "seed_steps_per_cpu_s": round(statistics.median(ratios), 3)})
     notes = [f"recipe {RECIPE}, mlp, batch {batch}, ring8; {args.rounds} interleaved rounds of {args.steps} "
              f"steps, {torch.get_num_threads()} torch thread(s); CPU-s of this process (time.process_time)",
-             f"per-round ratios: {', '.join(f'{x:.2f}' for x in ratios)}"]
-    write_table(f"together-b{batch}", rows, notes)
+             f"per-round ratios: {', '.join(f'{x:.2f}' for x in ratios)}",
+             "CPU allocator: " + ("glibc's thresholds raised (modeguard.allocator)" if keep_freed_memory()
+                                  else f"as the system set it ({ENV}=system or not glibc)")]
+    write_table(f"together-b{batch}" + ("" if keep_freed_memory() else "-system-malloc"), rows, notes)
 
 
 # ---------------------------------------------------------------------------- output

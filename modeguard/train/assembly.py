@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..allocator import keep_freed_memory
 from ..config import TrainConfig
 from ..data import Dataset, ImageSet, as_dataset, resolve_data
 from ..data.limit import limit_data
@@ -63,6 +64,8 @@ def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None =
         s.validate(c)
     spec = user_models(generator, discriminator) if generator is not None else spec_for(c.model, c.model_options)
     ctx = TrainContext(c, data, get_loss(c.loss), pick_device(c.device), spec, strategies)
+    if ctx.device.type == "cpu":
+        keep_freed_memory()  # no page faults for the tensors every step frees and allocates again
     ctx.dist = from_env(ctx.device, c.batch_size)
     if ctx.dist is not None:
         c.world_size = ctx.dist.world_size

@@ -91,12 +91,37 @@ def _batched_layers_only(module: nn.Module) -> bool:
     return False
 
 
+class _BatchedLinear(torch.autograd.Function):
+    """``x @ w.mT + b`` per seed: ``x`` ``(S, n, in)``, ``w`` ``(S, out, in)``, ``b`` ``(S, out)`` or None.
+
+    ``baddbmm`` on ``w.mT`` computes the same forward, but autograd then hands back ``w``'s
+    gradient as the transpose of an ``(S, in, out)`` product, and adding that strided view into
+    ``w.grad`` cost more than the matmul itself (a third of the stacked ring8 step). This
+    backward forms ``w``'s gradient as ``g.mT @ x`` in ``w``'s own layout, as ``nn.Linear``'s
+    does. It is written in differentiable ops, so R1's double backward runs through it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = torch.bmm(g, w) if need_x else None
+        gw = torch.bmm(g.mT, x) if need_w else None
+        gb = g.sum(1) if need_b and ctx.has_bias else None
+        return gx, gw, gb
+
+
 def _batched_forward(module: nn.Module, params: dict, x: torch.Tensor, prefix: str = "") -> torch.Tensor:
     """``module``'s forward on ``x`` ``(S, n, ...)`` with the stacked ``params`` (``(S, ...)``
-    per name): each Linear is one ``baddbmm`` (the bias add fused, which vmap's linear is not)."""
+    per name): each Linear is one :class:`_BatchedLinear` (a ``baddbmm``, the bias add fused)."""
     if isinstance(module, nn.Linear):
-        w, b = params[prefix + "weight"], params.get(prefix + "bias")
-        return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
+        return _BatchedLinear.apply(x, params[prefix + "weight"], params.get(prefix + "bias"))
     if isinstance(module, nn.Flatten):
         return x.flatten(2)
     if isinstance(module, MLPGenerator):
@@ -279,7 +304,14 @@ class Ensemble:
     def g_step(self) -> torch.Tensor:
         """One G step of every seed; returns the seeds' G losses ``(S,)``."""
         fake = self.G(self._draw("z"))
-        loss = self._loss_g(self.D(fake))
+        d_params = list(self.D.params.values())
+        for p in d_params:  # no D weight gradients in G's phase (a custom backward cannot tell)
+            p.requires_grad_(False)
+        try:
+            loss = self._loss_g(self.D(fake))
+        finally:
+            for p in d_params:
+                p.requires_grad_(True)
         self.G.zero_grad()
         loss.sum().backward(inputs=list(self.G.params.values()))
         self.G.optimizer_step(self.opt_g)
