@@ -7,6 +7,11 @@ drawn with seed 0). Each run is sampled ``--draws`` times (``-n`` samples, laten
 0, 1, ...), and both classifiers label every channel of the same samples, so the two KLs
 differ only by the classifiers.
 
+Two more columns say where a KL above the floor comes from: the per-channel imbalance (the
+sum over channels of KL(class shares || uniform), :func:`modeguard.metrics.stacked.channel_balance`)
+by each classifier, and the share of channels ModeGuard's classifier reads with a top
+probability below 0.9 (real digits: a few percent).
+
 Two reference rows are drawn the same way: stacks of the base set's held-out test split and
 of its train split (what the generator learns from). The multinomial floor
 ``(modes - 1) / (2 n)`` is what a perfect generator scores on average at ``n`` samples.
@@ -25,7 +30,7 @@ import numpy as np
 import torch
 
 from modeguard.metrics.classifier import mode_classifier
-from modeguard.metrics.stacked import stacked_mode_metrics
+from modeguard.metrics.stacked import channel_balance, stacked_mode_metrics
 from modeguard.train import Trainer
 
 
@@ -69,12 +74,19 @@ def channel_labels(predict, stacks: np.ndarray) -> np.ndarray:
     return np.asarray(predict(stacks.reshape(n * c, 1, *stacks.shape[2:]))).reshape(n, c)
 
 
-def score(stacks: np.ndarray, classifiers: dict, num_classes: int) -> dict:
-    """Modes and KL of ``stacks`` by each classifier."""
+def score(stacks: np.ndarray, classifiers: dict, num_classes: int, confidence=None) -> dict:
+    """Modes, KL and its per-channel class-imbalance part (``kl_channels``) of ``stacks`` by
+    each classifier; with ``confidence`` (images -> top class probability), the share of
+    channels read with probability below 0.9 (``unsure``)."""
     out = {}
     for name, predict in classifiers.items():
-        m = stacked_mode_metrics(channel_labels(predict, stacks), num_classes)
+        labels = channel_labels(predict, stacks)
+        m = stacked_mode_metrics(labels, num_classes)
         out[f"modes_{name}"], out[f"kl_{name}"] = m["modes"], m["kl"]
+        out[f"kl_channels_{name}"] = channel_balance(labels, num_classes)["kl_channels"]
+    if confidence is not None:
+        n, c = stacks.shape[:2]
+        out["unsure_cnn"] = float((confidence(stacks.reshape(n * c, 1, *stacks.shape[2:])) < 0.9).mean())
     return out
 
 
@@ -95,13 +107,14 @@ def summarise(label: str, scores: list[dict]) -> dict:
 
 def markdown(rows: list[dict], notes: list[str]) -> str:
     head = ("| source | modes (ModeGuard) | KL (ModeGuard) | KL (SVM) | KL range (ModeGuard) | "
-            "draws at KL <= 0.03 (ModeGuard / SVM) |")
-    lines = [head, "|---|---|---|---|---|---|"]
+            "draws at KL <= 0.03 (ModeGuard / SVM) | per-channel imbalance (ModeGuard / SVM) | unsure channels |")
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['source']} | {r['modes_cnn_mean']:.0f} | {r['kl_cnn_mean']:.4f} ± {r['kl_cnn_std']:.4f} "
             f"| {r['kl_svm_mean']:.4f} ± {r['kl_svm_std']:.4f} | {r['kl_cnn_min']:.4f}-{r['kl_cnn_max']:.4f} "
-            f"| {r['under_cnn']}/{r['draws']} / {r['under_svm']}/{r['draws']} |")
+            f"| {r['under_cnn']}/{r['draws']} / {r['under_svm']}/{r['draws']} "
+            f"| {r['kl_channels_cnn_mean']:.4f} / {r['kl_channels_svm_mean']:.4f} | {100 * r['unsure_cnn_mean']:.1f}% |")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
 
 
@@ -129,7 +142,7 @@ def main(argv=None) -> int:
                         lambda seed, tr=tr: tr.ctx.data.to_data_space(tr.sample_model_space(args.n, seed=seed))))
     rows = []
     for label, sample in sources:
-        scores = [score(s, classifiers, k) for s in draws_of(sample, args.draws)]
+        scores = [score(s, classifiers, k, cnn.confidence) for s in draws_of(sample, args.draws)]
         row = summarise(label, scores)
         row["under_cnn"] = sum(s["kl_cnn"] <= 0.03 for s in scores)
         row["under_svm"] = sum(s["kl_svm"] <= 0.03 for s in scores)
@@ -139,7 +152,10 @@ def main(argv=None) -> int:
               flush=True)
     notes = [f"{args.draws} draws of {args.n} samples each (latent seeds 0-{args.draws - 1}); mean ± std over draws",
              f"ModeGuard's classifier: test accuracy {100 * cnn.accuracy:.2f}%; the SVM: {100 * svm.accuracy:.2f}%",
-             f"multinomial floor (a perfect generator, on average): {(k ** 3 - 1) / (2 * args.n):.4f}"]
+             f"multinomial floor (a perfect generator, on average): {(k ** 3 - 1) / (2 * args.n):.4f}",
+             "per-channel imbalance: the sum over channels of KL(class shares || uniform), the part of the "
+             "KL a generator adds by drawing some digits too often in a channel (modeguard.metrics.stacked."
+             "channel_balance); unsure channels: ModeGuard's classifier's top probability below 0.9"]
     text = markdown(rows, notes)
     print(text)
     if args.out:

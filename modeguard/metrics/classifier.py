@@ -111,6 +111,10 @@ class ModeClassifier:
         """Class of each image; x: (n, C, H, W) in [0, 1] (or uint8). Returns (n,) int64."""
         return self._run(x, lambda t: self.net(t).argmax(1)).astype(np.int64)
 
+    def confidence(self, x: np.ndarray) -> np.ndarray:
+        """The largest class probability of each image ``(n, C, H, W)``: ``(n,)`` float32 in (0, 1]."""
+        return self._run(x, lambda t: self.net(t).softmax(1).amax(1)).astype(np.float32)
+
     def features(self, x: np.ndarray) -> np.ndarray:
         """Penultimate-layer features (n, FEATURE_DIM) float32."""
         return self._run(x, self.net.features).astype(np.float32)

@@ -28,6 +28,15 @@ def test_digits_classifier_reaches_97_percent(digits_clf):
     assert np.array_equal(digits_clf.predict(d.test_images), digits_clf.predict(d.test_images / 255.0))
 
 
+def test_confidence_is_high_on_digits_and_low_on_noise(digits_clf):
+    d = resolve_data("digits")
+    sure = digits_clf.confidence(d.test_images)
+    noise = digits_clf.confidence(np.random.default_rng(0).uniform(0, 1, (500, *d.test_images.shape[1:])).astype(np.float32))
+    assert sure.shape == (len(d.test_images),) and ((sure > 0) & (sure <= 1)).all()
+    assert (sure >= 0.9).mean() > 0.9  # real digits are read with confidence
+    assert np.median(noise) < np.median(sure)
+
+
 def test_cache_file_is_named_by_checksum_and_reloads_without_training(digits_clf, monkeypatch):
     d = resolve_data("digits")
     path = cache_path(d)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modeguard.metrics.features import feature_metrics, frechet_distance
-from modeguard.metrics.stacked import label_histogram_metrics, stacked_mode_metrics
+from modeguard.metrics.stacked import channel_balance, label_histogram_metrics, stacked_mode_metrics
 
 
 def _all_triples(repeat=1):
@@ -52,6 +52,26 @@ def test_histogram_kl_against_given_weights():
 def test_rejects_bad_labels(bad):
     with pytest.raises(ValueError):
         stacked_mode_metrics(bad)
+
+
+def test_channel_balance_is_the_kl_of_independent_channels():
+    rng = np.random.default_rng(0)
+    skewed = np.array([0.2] + [0.8 / 9] * 9)  # one digit drawn twice too often in channel 0
+    labels = np.stack([rng.choice(10, 200_000, p=skewed), rng.integers(0, 10, 200_000), rng.integers(0, 10, 200_000)], 1)
+    out = channel_balance(labels)
+    expected = float((skewed * np.log(skewed * 10)).sum())
+    assert out["shares"].shape == (3, 10)
+    np.testing.assert_allclose(out["shares"][0], skewed, atol=0.005)
+    assert out["kl_channels"] == pytest.approx(expected, abs=0.002)
+    # independent channels: the joint KL is this sum plus the floor (999 / (2 n))
+    assert stacked_mode_metrics(labels)["kl"] == pytest.approx(expected + 999 / 400_000, abs=0.002)
+
+
+def test_channel_balance_of_even_channels_is_zero():
+    labels = np.stack([np.arange(1000) % 10, (np.arange(1000) // 10) % 10], 1)
+    out = channel_balance(labels)
+    assert out["kl_channels"] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(out["shares"], 0.1)
 
 
 def test_frechet_distance_of_identical_sets_is_zero():
