@@ -7,7 +7,8 @@ side is halved (while even) at most three times down to a start size ``s0``:
 ``s0`` and halve their channels at each doubling; G's last layer emits the image's
 channels through tanh (model space is [-1, 1]).
 
-ModelSpec fields used: ``z_dim``, ``channels`` (width), ``g_batchnorm``, ``d_batchnorm``
+ModelSpec fields used: ``z_dim``, ``channels`` (width), ``g_channels`` (G's width, when it
+differs), ``g_batchnorm``, ``d_batchnorm``
 (every D conv but the first), ``d_pack`` (D's input channels = C * d_pack, PacGAN),
 ``d_out`` and ``d_head_layers`` (spliced in before D's last layer).
 """
@@ -139,7 +140,7 @@ def build_dcgan(spec: ModelSpec, shape: tuple) -> tuple:
     _plan(shape)  # fail early with a clear message
 
     def gen():
-        return DCGANGenerator(spec.z_dim, shape, spec.channels, spec.g_batchnorm)
+        return DCGANGenerator(spec.z_dim, shape, spec.g_channels or spec.channels, spec.g_batchnorm)
 
     def disc():
         return dcgan_discriminator(shape, spec.channels, spec.d_batchnorm, spec.d_pack, spec.d_out,

@@ -18,6 +18,7 @@ Resolution plan: the side is halved while it is even and its half is >= 4, givin
 
 ModelSpec fields used: ``z_dim``, ``channels`` (the constant width ``w`` of every block;
 SNGAN's CIFAR-10 nets use 256 in G and 128 in D, the preset uses 64 for CPU budgets),
+``g_channels`` (G's width, when it differs from D's),
 ``g_batchnorm``, ``d_pack``, ``d_out``, ``d_head_layers``. Weights start Xavier-uniform
 (gain sqrt 2 in the residual path, 1 in shortcuts and linear layers), as in SNGAN.
 """
@@ -153,7 +154,7 @@ def build_resnet(spec: ModelSpec, shape: tuple) -> tuple:
     _plan(shape)
 
     def gen():
-        return ResNetGenerator(spec.z_dim, shape, spec.channels, spec.g_batchnorm)
+        return ResNetGenerator(spec.z_dim, shape, spec.g_channels or spec.channels, spec.g_batchnorm)
 
     def disc():
         return resnet_discriminator(shape, spec.channels, spec.d_pack, spec.d_out, spec.d_head_layers)

@@ -55,6 +55,8 @@ class ModelSpec:
     num_discriminators: int = 1
     #: conv width multiplier for image architectures
     channels: int = 64
+    #: G's width where it differs from D's (image architectures; None: ``channels``)
+    g_channels: int | None = None
     #: user models: ``factory(shape, **factory_options) -> (G, D)``, named by ``factory_ref``
     factory: Callable | None = None
     factory_ref: str | None = None
@@ -83,6 +85,8 @@ class ModelSpec:
         for name in ("z_dim", "d_pack", "d_out", "num_generators", "num_discriminators", "channels"):
             if not is_int(getattr(self, name), 1):
                 fail(name, "an integer >= 1")
+        if self.g_channels is not None and not is_int(self.g_channels, 1):
+            fail("g_channels", "an integer >= 1 (or null: channels)")
         for name in ("g_hidden", "d_hidden"):
             v = getattr(self, name)
             if not isinstance(v, (list, tuple)) or not all(is_int(w, 1) for w in v):

@@ -82,3 +82,15 @@ def test_seed_mlp_on_784_pixel_images():
     assert x.shape == (4, 1, 28, 28) and x.abs().max() <= 1
     assert D(x).shape == (4, 1)
     assert D.body[1].in_features == 784
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+def test_g_channels_widens_g_only(arch):
+    shape = (3, 8, 8) if arch == "dcgan" else (3, 32, 32)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    G, D = build_models(spec_for(arch, {"channels": 8, "z_dim": 12}), shape)
+    G2, D2 = build_models(spec_for(arch, {"channels": 8, "g_channels": 16, "z_dim": 12}), shape)
+    assert count(D2) == count(D) and count(G2) > count(G)
+    assert G2(torch.randn(4, 12)).shape == (4, *shape)
+    with pytest.raises(ConfigError, match="g_channels"):
+        spec_for(arch, {"g_channels": 0}).validate()
