@@ -221,9 +221,16 @@ def _rows(name: str) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
 
 
+def latest_runs(rows: list[dict]) -> list[dict]:
+    """The last row of each (data, strategies, seed): a run measured again (under later
+    defaults) replaces its earlier row; the results file keeps every row."""
+    latest = {(r["data"], r["strategies"], r["seed"]): r for r in rows}
+    return list(latest.values())
+
+
 def summary() -> str:
     lines = []
-    runs = _rows("monitor-detect.jsonl")
+    runs = latest_runs(_rows("monitor-detect.jsonl"))
     replay([r for r in runs if r["data"].startswith("stacked")])
     for r in runs:  # the definitions live here, not in the stored rows
         r.update(truth([tuple(x) for x in r["truth_series"]], r["k"]))
@@ -242,7 +249,8 @@ def summary() -> str:
             delays = [r["fall_flagged_after"] for r in falls if r["fall_flagged_after"] is not None]
             lines.append(f"| {data} | {strategies} | {steps} | {lr if lr is not None else '-'} | {len(rs)} | {len(col)} ({sum(r['flagged'] for r in col)}) | "
                          f"{len(ok)} ({sum(r['flagged'] for r in ok)}) | "
-                         + (f"{len(delays)}/{len(falls)}, median {statistics.median(delays):.0f}" if falls else "-")
+                         + (f"{len(delays)}/{len(falls)}" + (f", median {statistics.median(delays):.0f}" if delays else "")
+                            if falls else "-")
                          + f" | {statistics.median(r['overhead_pct'] for r in rs):.1f}% |")
         lines.append("")
         lines += ["| data | strategies | seed | true strict modes (best -> final) | fell at | monitor confirmed at | "

@@ -191,7 +191,9 @@ class MonitorCallback(Callback):
         ctx = trainer.ctx
         step = ctx.step
         self._last_read = step
-        samples = trainer.gather_samples(self.n_samples, seed=self.sample_seed)
+        # the generator as trained: sampling-only filters (truncation) would hide a collapse
+        # they do not cause, at the cost of their own passes every check
+        samples = trainer.gather_samples(self.n_samples, seed=self.sample_seed, filters=False)
         figures = self._trainer_figures(trainer)
         if self.monitor is None:  # a rank other than 0: rank 0 judges
             self._follow(trainer, ctx.dist.broadcast_object(None))

@@ -98,6 +98,9 @@ class Strategy:
     #: True where the strategy differentiates through a gradient (R1, GP, unrolling): a
     #: double backward, which ``torch.compile`` cannot do (``--compile`` refuses it)
     double_backward: ClassVar[bool] = False
+    #: True where ``eval_generator`` only filters what users draw (truncation): the collapse
+    #: monitor watches the generator as trained, without it
+    sampling_only: ClassVar[bool] = False
 
     def __init__(self, **opts):
         unknown = set(opts) - set(self.options)

@@ -73,6 +73,9 @@ class JacobianTruncation(Strategy):
     summary = "drop the latents where G's Jacobian peaks: samples between modes (Tanielian 2020)"
     remedies = (7,)
     order = 95  # wraps whatever generator the other strategies sample from (the EMA copy)
+    # a sampling filter: the monitor watches the untruncated generator (one check would
+    # otherwise take the Jacobian norms of 1,000 samples and the reference latents again)
+    sampling_only = True
     options = {
         "q": Option(float, 0.03, "share of latents rejected (their Jacobian norm is in the top q)", low=0.0, high=0.5),
         "probes": Option(int, 2, "random projections estimating the norm for outputs over 8 values", low=1),

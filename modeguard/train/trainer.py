@@ -215,29 +215,34 @@ class Trainer:
             append_jsonl(self.run.evals, {"step": step, **{k: v for k, v in metrics.items()
                                                            if not isinstance(v, list)}})
 
-    def eval_generator(self) -> torch.nn.Module:
+    def eval_generator(self, filters: bool = True) -> torch.nn.Module:
         """The generator samples come from (the EMA copy where a strategy keeps one), each
-        strategy's ``eval_generator`` applied in ascending ``order`` (a wrapper after the copy)."""
+        strategy's ``eval_generator`` applied in ascending ``order`` (a wrapper after the copy).
+        ``filters=False`` leaves out the sampling-only wrappers (truncation): the generator as
+        trained, which the collapse monitor watches."""
         G = self.ctx.G
         for s in sorted(self.ctx.strategies, key=lambda s: s.order):
-            G = s.eval_generator(self.ctx, G)
+            if filters or not s.sampling_only:
+                G = s.eval_generator(self.ctx, G)
         return G
 
-    def sample_model_space(self, n: int, seed: int = 0) -> torch.Tensor:
-        """``n`` samples ``(n, *data.shape)`` on the model's scale (CPU), the same for a seed."""
-        return draw_samples(self.eval_generator(), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast, seed)
+    def sample_model_space(self, n: int, seed: int = 0, filters: bool = True) -> torch.Tensor:
+        """``n`` samples ``(n, *data.shape)`` on the model's scale (CPU), the same for a seed
+        (``filters``: as :meth:`eval_generator`)."""
+        return draw_samples(self.eval_generator(filters), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast,
+                            seed)
 
-    def gather_samples(self, n: int, seed: int = 0) -> torch.Tensor:
+    def gather_samples(self, n: int, seed: int = 0, filters: bool = True) -> torch.Tensor:
         """:meth:`sample_model_space` drawn by all ranks together under torchrun (a collective):
         each generates its share of the same latents and every rank gets all ``n``, equal to
         one process's draw at 1/W of the generator passes each. Outside torchrun: one draw."""
         dist = self.ctx.dist
         if dist is None:
-            return self.sample_model_space(n, seed)
+            return self.sample_model_space(n, seed, filters)
         start, stop = dist.share(n)
         first = min(start, n - 1)  # an empty share still makes one sample: the shape to pad to
-        x = draw_samples(self.eval_generator(), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast, seed,
-                         rows=(first, max(stop, first + 1)))
+        x = draw_samples(self.eval_generator(filters), n, self.ctx.spec.z_dim, self.ctx.device, self.ctx.autocast,
+                         seed, rows=(first, max(stop, first + 1)))
         return dist.gather_rows(x[:stop - start], n)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:

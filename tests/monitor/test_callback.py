@@ -89,3 +89,18 @@ def test_resume_restores_monitor_state(tiny_config, tmp_path):
     assert mon.monitor.best  # learned levels came back from the checkpoint
     rows = [json.loads(line) for line in (tmp_path / "run" / "monitor.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(5, 51, 5))
+
+
+def test_the_monitor_watches_the_generator_without_sampling_filters(tiny_config, tmp_path, monkeypatch):
+    from modeguard.strategies.jacobian_truncation import JacobianTruncation, TruncatedGenerator
+
+    trainer = Trainer(tiny_config(monitor_every=2, strategies="ema,jacobian-truncation:q=0.05"), tmp_path / "run")
+    assert isinstance(trainer.eval_generator(), TruncatedGenerator)  # what users draw
+    assert not isinstance(trainer.eval_generator(filters=False), TruncatedGenerator)
+    filtered = []
+    original = JacobianTruncation.eval_generator
+    monkeypatch.setattr(JacobianTruncation, "eval_generator",
+                        lambda self, ctx, G: filtered.append(ctx.step) or original(self, ctx, G))
+    trainer.fit()
+    # the checks at steps 2 and 4 drew from the untruncated generator; the final evaluation is the users'
+    assert 2 not in filtered and 4 not in filtered and filtered
