@@ -97,6 +97,7 @@ def write_npz(path: Path, centers, std, weights, n: int, rng) -> np.ndarray:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds FIRST .. FIRST + SEEDS - 1")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--strategies", default="default", help="recipe to train (default: the point default)")
     ap.add_argument("--lr", type=float, default=None)
@@ -114,7 +115,7 @@ def main(argv=None) -> None:
             continue
         ref = mode_coverage(points[:EVAL_SAMPLES], centers, std, weights)
         reference[name] = {**ref, **recall_summary(ref["counts"], weights, len(centers))}
-        for seed in range(args.seeds):  # one process at a time: the machine's cores are shared
+        for seed in range(args.first_seed, args.first_seed + args.seeds):  # one process at a time
             r = train_one(path, seed, args.strategies, args.steps, args.lr)
             results.append({"mixture": name, "seed": seed, "k": len(centers), **r,
                             **recall_summary(r["counts"], weights, len(centers))})

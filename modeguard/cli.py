@@ -47,7 +47,8 @@ TRAIN_FLAGS = {
     "model": (str, "network pair: mlp, seed-mlp, dcgan, resnet, or your own FILE.py:NAME / package.module:NAME "
                    "(default: mlp for points, dcgan for images)"),
     "loss": (str, "adversarial loss: ns, minimax, wgan, hinge or lsgan (default: ns, non-saturating)"),
-    "steps": (int, "training steps, each one G update (default: 20000; ring8: 12000; grid25: 36000; stacked-digits: 100000)"),
+    "steps": (int, "training steps, each one G update (default: point data 40000, images 20000; ring8: 12000; "
+                   "grid25: 36000; stacked-digits: 100000)"),
     "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for ring8 and images)"),
     "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),
     "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),

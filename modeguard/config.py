@@ -13,7 +13,7 @@ import yaml
 from .atomic import atomic_write_bytes
 from .errors import ConfigError, write_failure
 from .recipes import (DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_KEYWORD, DEFAULT_LR, DEFAULT_MODEL,  # noqa: F401
-                      DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS, GENERIC_STEPS, all_default_recipes,
+                      DEFAULT_RECIPE, DEFAULT_RECIPES, DEFAULT_STEPS, GENERIC_STEPS, KIND_STEPS, all_default_recipes,
                       default_recipe, is_default_recipe)
 from .strategies import parse_strategies
 
@@ -70,19 +70,21 @@ class TrainConfig:
     history: list = field(default_factory=list)
 
     # ---- derived values ----
-    def resolved_steps(self) -> int:
-        """``steps``, or the data set's default step count where it is unset."""
+    def resolved_steps(self, kind: str | None = None) -> int:
+        """``steps``, or where it is unset the data set's default step count, else its kind's
+        (``kind``: the data's, where known)."""
         if self.steps is not None:
             _check_int("steps", self.steps, low=1)
             return self.steps
-        return DEFAULT_STEPS.get(self.data, GENERIC_STEPS)
+        return DEFAULT_STEPS.get(self.data, KIND_STEPS.get(kind, GENERIC_STEPS))
 
-    def resolve(self) -> "TrainConfig":
-        """A copy with every ``None`` default filled in, as written to ``config.yaml``."""
+    def resolve(self, kind: str | None = None) -> "TrainConfig":
+        """A copy with every ``None`` default filled in, as written to ``config.yaml`` (the
+        step count by the data's ``kind`` where given)."""
         if not isinstance(self.data, str) or not self.data.strip():  # before it is used as a key
             raise ConfigError(f"data must be a name or a path (a string), got {self.data!r}")
         c = dataclasses.replace(self)
-        c.steps = self.resolved_steps()
+        c.steps = self.resolved_steps(kind)
         if c.sample_every is None:
             c.sample_every = max(1, c.steps // 5)
         if c.ckpt_every is None:

@@ -61,6 +61,23 @@ def test_ring8_without_flags_is_the_fast_protocol():
     assert not any(s.startswith("jacobian-truncation") for s in DEFAULT_RECIPES["points"])
 
 
+def test_step_count_by_named_set_then_kind(tmp_path):
+    from modeguard.recipes import DEFAULT_STEPS, KIND_STEPS
+    from modeguard.train.assembly import resolve_config
+    from modeguard.data import resolve_data
+
+    assert TrainConfig(data="pts.npy").resolve("points").steps == KIND_STEPS["points"] == 40000  # rare modes
+    assert TrainConfig(data="digits").resolve("image").steps == KIND_STEPS["image"]
+    assert TrainConfig(data="ring8").resolve("points").steps == DEFAULT_STEPS["ring8"]
+    assert TrainConfig(data="pts.npy", steps=7).resolve("points").steps == 7
+    c = TrainConfig(data="pts.npy").resolve("points")
+    assert (c.sample_every, c.ckpt_every) == (8000, 4000)  # derived from the kind's count
+    points = tmp_path / "pts.npy"
+    import numpy as np
+    np.save(points, np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    assert resolve_config(TrainConfig(data=str(points)), resolve_data(str(points))).steps == 40000
+
+
 def test_default_keyword_round_trips_and_is_not_a_strategy():
     assert TrainConfig.from_dict(TrainConfig().to_dict()).strategies == "default"
     with pytest.raises(ConfigError, match="data kind's recipe"):

@@ -30,7 +30,7 @@ def pick_device(name: str) -> torch.device:
 
 def resolve_config(config: TrainConfig, data: Dataset) -> TrainConfig:
     """The config with every default filled in, including those of the data's kind."""
-    return config.resolve().for_kind(data.kind)
+    return config.resolve(data.kind).for_kind(data.kind)
 
 
 def assemble(config: TrainConfig, data=None, generator: torch.nn.Module | None = None,
