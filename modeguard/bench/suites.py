@@ -48,16 +48,19 @@ def build_jobs(sets: list[str], data: list[str], seeds: list[int], steps: int | 
     """One job per (strategy set, data set, seed); ``base``: config values of every run.
     Raises ConfigError for an unknown strategy before any run starts."""
     jobs = []
+    kinds: dict[str, str] = {}  # the step count a run trains depends on its data's kind
     for st in sets:
         if not is_default_recipe(st):
             parse_strategies(st)  # fail early, before any run starts
         for d in data:
+            if d not in kinds:
+                kinds[d] = resolve_data(d).kind
             for seed in seeds:
                 cfg = TrainConfig(**{**(base or {}), "data": d, "seed": seed, "strategies": st, "steps": steps,
                                      "sample_every": 10**9, "ckpt_every": 10**9})
-                cfg.resolve()
+                cfg.resolve(kinds[d])
                 jobs.append(Job(cfg.to_dict(), None, {"strategies": st, "data": d, "seed": seed,
-                                                      "steps": cfg.resolved_steps()}))
+                                                      "steps": cfg.resolved_steps(kinds[d])}))
     return jobs
 
 

@@ -56,6 +56,20 @@ def test_seeds_of_a_stackable_set_are_merged_into_one_job_per_worker():
     assert [j.seeds for j in split] == [[0, 1], [2, 3]]  # both workers get seeds
 
 
+def test_job_steps_follow_the_data_kind(tmp_path):
+    import numpy as np
+
+    from modeguard.recipes import DEFAULT_STEPS, KIND_STEPS
+
+    points = tmp_path / "pts.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32))
+    jobs = build_jobs(["none"], [str(points), "ring8", "digits"], [0])
+    steps = {j.tags["data"]: j.tags["steps"] for j in jobs}
+    assert steps[str(points)] == KIND_STEPS["points"]  # the count the run will train
+    assert steps["ring8"] == DEFAULT_STEPS["ring8"] and steps["digits"] == KIND_STEPS["image"]
+    assert all(j.config["steps"] is None for j in jobs)  # each run resolves it with its data
+
+
 def test_stacked_bench_rows_match_one_process_per_seed(tmp_path):
     kwargs = dict(sets=["r1"], data=["ring8"], seeds=2, steps=20, workers=1, progress=False, base=TINY)
     together = run_suite("mixtures", tmp_path / "a", **kwargs)
