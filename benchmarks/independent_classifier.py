@@ -68,10 +68,14 @@ class IndependentClassifier:
         return self.svm.predict(self._flat(images))
 
 
+def channel_images(stacks: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) stacks -> (n * C, 1, H, W): every channel an image of its own."""
+    return stacks.reshape(-1, 1, *stacks.shape[2:])
+
+
 def channel_labels(predict, stacks: np.ndarray) -> np.ndarray:
     """(n, C, H, W) stacks in [0, 1] -> (n, C) labels, each channel classified alone."""
-    n, c = stacks.shape[:2]
-    return np.asarray(predict(stacks.reshape(n * c, 1, *stacks.shape[2:]))).reshape(n, c)
+    return np.asarray(predict(channel_images(stacks))).reshape(stacks.shape[:2])
 
 
 def score(stacks: np.ndarray, classifiers: dict, num_classes: int, confidence=None) -> dict:
@@ -85,8 +89,7 @@ def score(stacks: np.ndarray, classifiers: dict, num_classes: int, confidence=No
         out[f"modes_{name}"], out[f"kl_{name}"] = m["modes"], m["kl"]
         out[f"kl_channels_{name}"] = channel_balance(labels, num_classes)["kl_channels"]
     if confidence is not None:
-        n, c = stacks.shape[:2]
-        out["unsure_cnn"] = float((confidence(stacks.reshape(n * c, 1, *stacks.shape[2:])) < 0.9).mean())
+        out["unsure_cnn"] = float((confidence(channel_images(stacks)) < 0.9).mean())
     return out
 
 

@@ -549,6 +549,7 @@ def seeds_together_section(args) -> None:
         return
     ensemble = Ensemble(config(), list(range(n)))
     solos = [Trainer(config(seed)) for seed in range(n)]
+    tuned_malloc = keep_freed_memory()  # what the trainers above set for this process
     contenders = {
         "one Trainer per seed": lambda: [t.train_step() for t in solos],
         f"{n} seeds stacked": ensemble.step,
@@ -573,9 +574,9 @@ def seeds_together_section(args) -> None:
     notes = [f"recipe {RECIPE}, mlp, batch {batch}, ring8; {args.rounds} interleaved rounds of {args.steps} "
              f"steps, {torch.get_num_threads()} torch thread(s); CPU-s of this process (time.process_time)",
              f"per-round ratios: {', '.join(f'{x:.2f}' for x in ratios)}",
-             "CPU allocator: " + ("glibc's thresholds raised (modeguard.allocator)" if keep_freed_memory()
+             "CPU allocator: " + ("glibc's thresholds raised (modeguard.allocator)" if tuned_malloc
                                   else f"as the system set it ({ENV}=system or not glibc)")]
-    write_table(f"together-b{batch}" + ("" if keep_freed_memory() else "-system-malloc"), rows, notes)
+    write_table(f"together-b{batch}" + ("" if tuned_malloc else "-system-malloc"), rows, notes)
 
 
 # ---------------------------------------------------------------------------- output

@@ -30,6 +30,7 @@ from ..strategies import parse_strategies
 from .assembly import resolve_config
 from .objective import Batch
 from .signals import Interrupted, StopOnSignals
+from .step import frozen
 from .trainer import Trainer
 
 #: strategies the ensemble runs stacked: R1 is computed batched in D's phase; the others act
@@ -304,14 +305,8 @@ class Ensemble:
     def g_step(self) -> torch.Tensor:
         """One G step of every seed; returns the seeds' G losses ``(S,)``."""
         fake = self.G(self._draw("z"))
-        d_params = list(self.D.params.values())
-        for p in d_params:  # no D weight gradients in G's phase (a custom backward cannot tell)
-            p.requires_grad_(False)
-        try:
+        with frozen(list(self.D.params.values())):  # a custom backward cannot tell D is left out
             loss = self._loss_g(self.D(fake))
-        finally:
-            for p in d_params:
-                p.requires_grad_(True)
         self.G.zero_grad()
         loss.sum().backward(inputs=list(self.G.params.values()))
         self.G.optimizer_step(self.opt_g)

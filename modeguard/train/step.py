@@ -25,6 +25,23 @@ from .context import TrainContext
 from .objective import Batch
 
 
+class frozen:
+    """Within the block, ``params`` take no gradient (D in G's phase: no weight gradients
+    nobody reads); they are trainable again after it, also after an error. A plain class,
+    not a generator-based context manager: it runs every step."""
+
+    def __init__(self, params: list[torch.Tensor]):
+        self.params = params
+
+    def __enter__(self) -> None:
+        for p in self.params:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc) -> None:
+        for p in self.params:
+            p.requires_grad_(True)
+
+
 def _overriding(strategies: list[Strategy], hook: str) -> list[Strategy]:
     """The strategies whose ``hook`` is not the base class's no-op."""
     return [s for s in strategies if getattr(type(s), hook) is not getattr(Strategy, hook)]
@@ -122,13 +139,8 @@ class Step:
 
     def g_step(self) -> torch.Tensor:
         """One G step (wrapped by the strategies' ``g_step`` hooks); returns G's loss."""
-        for p in self._d_trainable:
-            p.requires_grad_(False)
-        try:
+        with frozen(self._d_trainable):
             return self._g_wrapped()
-        finally:
-            for p in self._d_trainable:
-                p.requires_grad_(True)
 
     def step(self) -> None:
         """``n_critic`` D steps, one G step, then the strategies' ``after_step`` hooks."""
