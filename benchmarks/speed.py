@@ -4,10 +4,12 @@ Sections (pick any; none given = ``--step``):
 
 ``--step``
     One training step of the recipe ``r1:gamma=0.1,ema:beta=0.999,lr-schedule:warmup=0:final=0.01``
-    (model ``mlp``, batch 64, lr 3e-3: ring8's defaults; ns loss) timed four ways in one process, in
+    (model ``mlp``, batch 64, lr 3e-3: ring8's defaults; ns loss) timed in one process, in
     interleaved rounds whose order rotates: ModeGuard's ``fit`` (the loop users get, with
     logging, snapshots and checkpoints off), ModeGuard's ``train_step`` alone, the best eager
-    PyTorch loop of the same recipe written by hand, and the same step in JAX (``jax.jit`` +
+    PyTorch loop of the same recipe written by hand with ``torch.optim`` (and two ablations
+    of it: R1 with its own forward of D; ModeGuard's ``LeanAdam`` in place of
+    ``torch.optim.Adam``, which leaves the framework's own cost), and the same step in JAX (``jax.jit`` +
     ``lax.scan`` over K steps; skipped with a note when jax is not installed:
     ``pip install -e .[bench]``). CPU seconds of this process (``time.process_time``); ratios
     are medians of per-round ratios. Achieved GFLOP/s counts the step's matmul FLOPs
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import math
 import os
 import resource
@@ -55,6 +58,7 @@ from modeguard.allocator import ENV, keep_freed_memory
 from modeguard.config import TrainConfig
 from modeguard.data import resolve_data
 from modeguard.models import build_models, spec_for
+from modeguard.optim import LeanAdam
 from modeguard.train import Callback, Trainer
 from modeguard.train.ensemble import Ensemble, stackable
 
@@ -123,19 +127,22 @@ class HandLoop:
 
     label = "hand-written eager"
 
-    def __init__(self, seed: int = 0, share_forward: bool = True):
-        #: False: R1 runs its own forward of D on the reals, as ModeGuard's r1 strategy does (an ablation)
+    def __init__(self, seed: int = 0, share_forward: bool = True, lean_adam: bool = False):
+        #: False: R1 runs its own forward of D on the reals (an ablation)
         self.share_forward = share_forward
         if not share_forward:
             self.label = "hand, R1 with its own D forward"
+        if lean_adam:  # an ablation: the hand loop with ModeGuard's optimizer, the framework's cost alone
+            self.label = "hand with ModeGuard's LeanAdam"
         torch.manual_seed(seed)
         self.spec = spec_for("mlp")
         self.data = resolve_data("ring8")
         self.G, self.D = build_models(self.spec, self.data.shape)
         self.G_ema = [p.detach().clone() for p in self.G.parameters()]
         self.g_params, self.d_params = list(self.G.parameters()), list(self.D.parameters())
-        self.opt_g = torch.optim.Adam(self.g_params, lr=LR, betas=BETAS, fused=True)
-        self.opt_d = torch.optim.Adam(self.d_params, lr=LR, betas=BETAS, fused=True)
+        adam = LeanAdam if lean_adam else functools.partial(torch.optim.Adam, fused=True)
+        self.opt_g = adam(self.g_params, lr=LR, betas=BETAS)
+        self.opt_d = adam(self.d_params, lr=LR, betas=BETAS)
         self.rng = torch.Generator().manual_seed(seed)
         self.centers = torch.as_tensor(self.data.modes.centers, dtype=torch.float32)
         self.std = float(self.data.modes.std)
@@ -358,7 +365,7 @@ def matmul_limit(m: int = BATCH, k: int = 128, n: int = 128, repeats: int = 5, f
 # ---------------------------------------------------------------------------- --step
 def step_section(args) -> list[dict]:
     torch.set_num_threads(1)
-    contenders = [ModeGuardFit(), ModeGuardStep(), HandLoop(), HandLoop(share_forward=False)]
+    contenders = [ModeGuardFit(), ModeGuardStep(), HandLoop(), HandLoop(share_forward=False), HandLoop(lean_adam=True)]
     if jax_available():
         contenders.append(JaxLoop(chunk=args.jax_chunk))
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..optim import LeanAdam
 from ._optim import OptimizerStrategy, nets_option
 from .base import Option, register
 
@@ -28,4 +29,4 @@ class Adam(OptimizerStrategy):
     def make_optimizer(self, params, lr, config):
         betas = (config.beta1 if self.beta1 is None else self.beta1,
                  config.beta2 if self.beta2 is None else self.beta2)
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        return LeanAdam(params, lr=lr, betas=betas)

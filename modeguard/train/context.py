@@ -12,6 +12,7 @@ from ..data import Dataset
 from ..data.loader import BatchLoader
 from ..losses import Loss
 from ..models import ModelSpec
+from ..optim import LeanAdam
 
 
 _NO_AUTOCAST = nullcontext()
@@ -88,7 +89,7 @@ class TrainContext:
 
     @staticmethod
     def make_adam(params, lr: float, betas) -> torch.optim.Adam:
-        """A fused Adam over the trainable ones of ``params``."""
+        """A fused Adam (:class:`~modeguard.optim.LeanAdam`) over the trainable ones of ``params``."""
         params = [p for p in params if p.requires_grad]
         # fused Adam is the fastest single-process update on both CPU and CUDA
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+        return LeanAdam(params, lr=lr, betas=betas)

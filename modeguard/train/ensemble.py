@@ -30,6 +30,7 @@ from ..strategies import parse_strategies
 from .assembly import resolve_config
 from .objective import Batch
 from .signals import Interrupted, StopOnSignals
+from ..optim import LeanAdam
 from .step import frozen
 from .trainer import Trainer
 
@@ -191,7 +192,7 @@ class _StackedNet:
         """The stacked Adam, with the hyperparameters (and any state) of the seeds' own ones."""
         first = optimizers[0]
         group = {k: v for k, v in first.param_groups[0].items() if k in first.defaults}  # not a schedule's keys
-        self.adam = torch.optim.Adam(list(self.params.values()), **group)
+        self.adam = LeanAdam(list(self.params.values()), **group)
         self.read_optimizer_states(optimizers)
 
     def read_optimizer_states(self, optimizers: list[torch.optim.Optimizer]) -> None:

@@ -14,7 +14,7 @@ def test_per_net_settings_and_config_defaults(tiny_config):
 
 def test_unset_options_take_the_config(tiny_config):
     trainer = Trainer(tiny_config(strategies="adam", lr_g=3e-4, lr_d=5e-4, beta1=0.2, beta2=0.95))
-    assert type(trainer.ctx.opt_g) is torch.optim.Adam
+    assert isinstance(trainer.ctx.opt_g, torch.optim.Adam) and trainer.ctx.opt_g.defaults["fused"]
     assert trainer.ctx.opt_g.param_groups[0]["lr"] == 3e-4
     assert trainer.ctx.opt_d.param_groups[0]["lr"] == 5e-4
     assert trainer.ctx.opt_d.param_groups[0]["betas"] == (0.2, 0.95)
