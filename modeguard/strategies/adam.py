@@ -5,8 +5,6 @@ sets the learning rate and betas of one network without touching the other.
 """
 from __future__ import annotations
 
-import torch
-
 from ..optim import LeanAdam
 from ._optim import OptimizerStrategy, nets_option
 from .base import Option, register
