@@ -48,10 +48,12 @@ TRAIN_FLAGS = {
                    "(default: mlp for points, dcgan for images)"),
     "loss": (str, "adversarial loss: ns, minimax, wgan, hinge or lsgan (default: ns, non-saturating)"),
     "steps": (int, "training steps, each one G update (default: point data 40000, images 20000; ring8: 12000; "
-                   "grid25: 36000; stacked-digits: 100000)"),
+                   "grid25: 24000; stacked-digits: 100000)"),
     "batch_size": (int, "samples per batch, real and fake each (default: 256 for points, 64 for ring8 and images)"),
-    "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),
-    "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8, 2e-4 for images, 5e-4 for stacked-digits)"),
+    "lr_g": (float, "G's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8 and grid25, 2e-4 for images, "
+                    "5e-4 for stacked-digits)"),
+    "lr_d": (float, "D's Adam learning rate (default: 1e-3 for points, 3e-3 for ring8 and grid25, 2e-4 for images, "
+                    "5e-4 for stacked-digits)"),
     "beta1": (float, "Adam beta1, in [0, 1) (default: 0.5)"),
     "beta2": (float, "Adam beta2, in [0, 1) (default: 0.999)"),
     "n_critic": (int, "D steps per G step (default: 1)"),

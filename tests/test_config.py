@@ -2,7 +2,8 @@ import pytest
 import yaml
 
 from modeguard.config import DEFAULT_LR, DEFAULT_RECIPES, TrainConfig
-from modeguard.recipes import DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_MODEL, TRUNCATED_POINT_RECIPE
+from modeguard.recipes import (DATA_DEFAULTS, DEFAULT_BATCH, DEFAULT_MODEL, GRID_POINT_RECIPE,
+                               TRUNCATED_POINT_RECIPE)
 from modeguard.errors import ConfigError
 from modeguard.monitor.heal import Rung
 from modeguard.strategies import parse_strategies
@@ -56,9 +57,18 @@ def test_ring8_without_flags_is_the_fast_protocol():
     assert (c.model, c.batch_size, c.steps, c.lr_g, c.lr_d) == ("mlp", 64, 12000, 3e-3, 3e-3)
     assert c.strategies == TRUNCATED_POINT_RECIPE
     # the balanced benchmark mixtures sample through the truncation; other point data do not
-    assert TrainConfig(data="grid25").for_kind("points").strategies == TRUNCATED_POINT_RECIPE
+    assert TrainConfig(data="grid25").for_kind("points").strategies == GRID_POINT_RECIPE
     assert TrainConfig(data="pts.npy").for_kind("points").strategies == DEFAULT_RECIPES["points"]
     assert not any(s.startswith("jacobian-truncation") for s in DEFAULT_RECIPES["points"])
+
+
+def test_grid25_without_flags_is_its_fast_protocol():
+    c = TrainConfig(data="grid25").resolve().for_kind("points")
+    assert (c.model, c.batch_size, c.steps, c.lr_g, c.lr_d) == ("mlp", 256, 24000, 3e-3, 3e-3)
+    assert c.model_options == {"g_hidden": [64, 64, 64, 64], "d_hidden": [64, 64, 64]}
+    assert c.strategies[-1] == "jacobian-truncation:q=0.05"
+    # a model chosen by the user drops the set's model options with the set's model
+    assert TrainConfig(data="grid25", model="mlp").for_kind("points").model_options == {}
 
 
 def test_step_count_by_named_set_then_kind(tmp_path):

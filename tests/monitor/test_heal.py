@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from modeguard.config import DEFAULT_LR, TrainConfig
+from modeguard.config import TrainConfig
 from modeguard.errors import ConfigError
 from modeguard.monitor.callback import MonitorCallback
 from modeguard.monitor.events import read_events
@@ -106,7 +106,7 @@ def test_ladder_rungs():
     cfg, what = Rung("r1:gamma=1").apply(recipe)
     assert cfg.strategies[0] == "r1" and "gamma 0.1 -> 1" in what
     cfg, what = Rung("lr_g*0.5").apply(recipe)
-    assert cfg.lr_g == pytest.approx(0.5 * DEFAULT_LR["points"]) and what.startswith("lr_g")
+    assert cfg.lr_g == pytest.approx(0.5 * recipe.for_kind("points").lr_g) and what.startswith("lr_g")
     cfg, _ = Rung("lr_g*0.5").apply(TrainConfig(lr_g=1e-4))
     assert cfg.lr_g == pytest.approx(5e-5)
     assert parse_ladder("instance-noise:sigma=0.2,anneal=1,lr_g*0.5") == [
