@@ -113,10 +113,30 @@ class _BatchedLinear(torch.autograd.Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        if _InputGradsOnly.active:  # R1's input gradient: nobody reads the weights' gradients
+            need_w = need_b = False
         gx = torch.bmm(g, w) if need_x else None
         gw = torch.bmm(g.mT, x) if need_w else None
         gb = g.sum(1) if need_b and ctx.has_bias else None
         return gx, gw, gb
+
+
+class _InputGradsOnly:
+    """Within the block, :class:`_BatchedLinear` computes input gradients only.
+
+    ``ctx.needs_input_grad`` says which inputs require grad, not which gradients the current
+    ``autograd.grad`` call asked for, so R1's pass for the reals' gradient would also form
+    every weight's gradient (a quarter of the stacked step's weight-gradient matmuls) and
+    drop it. The penalty's own dependence on the weights is unaffected: the double backward
+    differentiates the recorded ``g @ w`` of the input gradient."""
+
+    active = False
+
+    def __enter__(self) -> None:
+        type(self).active = True
+
+    def __exit__(self, *exc) -> None:
+        type(self).active = False
 
 
 def _batched_forward(module: nn.Module, params: dict, x: torch.Tensor, prefix: str = "") -> torch.Tensor:
@@ -293,7 +313,8 @@ class Ensemble:
         if self.r1 is not None:
             self._r1_calls += 1
         if r1_now:  # each seed's D sees only its rows, so one grad gives every seed's penalty
-            (grad,) = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
+            with _InputGradsOnly():
+                (grad,) = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
             penalty = grad.reshape(*grad.shape[:2], -1).pow(2).sum(2).mean(1)
             loss = loss + 0.5 * self.r1.gamma * self.r1.every * penalty
             self._r1_stat = penalty.detach()

@@ -56,6 +56,34 @@ def test_the_batched_linear_has_exact_first_and_second_derivatives():
     assert torch.autograd.gradcheck(lambda x, w: _BatchedLinear.apply(x, w, None), (x, w))
 
 
+def test_r1s_input_gradient_skips_the_weight_gradients_and_keeps_the_penalty_exact():
+    from modeguard.train.ensemble import _BatchedLinear, _InputGradsOnly
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    w, b = torch.randn(3, 6, 5, dtype=torch.float64, requires_grad=True), torch.randn(3, 6, dtype=torch.float64,
+                                                                                     requires_grad=True)
+
+    def penalty_grads(only_inputs: bool):
+        out = torch.nn.functional.leaky_relu(_BatchedLinear.apply(x, w, b), 0.2).sum()
+        calls = []
+        original = torch.bmm
+        torch.bmm = lambda *a, **k: (calls.append(a[0].shape), original(*a, **k))[1]
+        try:
+            if only_inputs:
+                with _InputGradsOnly():
+                    (g,) = torch.autograd.grad(out, x, create_graph=True)
+            else:
+                (g,) = torch.autograd.grad(out, x, create_graph=True)
+        finally:
+            torch.bmm = original
+        return torch.autograd.grad(g.pow(2).sum(), (w, b)), len(calls)
+
+    (gw, gb), skipped = penalty_grads(True)
+    (gw_all, gb_all), full = penalty_grads(False)
+    assert torch.allclose(gw, gw_all) and torch.allclose(gb, gb_all, atol=1e-12)
+    assert skipped == full - 1 and not _InputGradsOnly.active
+
 def test_the_seeds_differ_from_one_another(tmp_path):
     ensemble = Ensemble(_config("none", steps=3), [0, 1])
     ensemble.fit()
