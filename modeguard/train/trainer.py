@@ -328,9 +328,11 @@ class Trainer:
         if steps is not None:
             overrides["steps"] = steps
         trainer = cls.open(run_dir, callbacks=callbacks, **overrides)
-        if steps is not None:
-            trainer.config.save(trainer.run.config)
+        # under torchrun only rank 0 writes: another rank's config write raced rank 0's
+        # clean-up of orphan temp files in the same folder
         if trainer.writes:
+            if steps is not None:
+                trainer.config.save(trainer.run.config)
             for path in trainer.run.step_logs():
                 truncate_jsonl(path, trainer.ctx.step)
         return trainer

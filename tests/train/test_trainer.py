@@ -206,3 +206,21 @@ def test_compile_refuses_double_backward_strategies_in_one_line():
     config = TrainConfig(data="ring8", steps=2, strategies="r1,ema", compile=True, progress=False)
     with pytest.raises(ConfigError, match="--compile cannot train r1: torch.compile has no double backward"):
         Trainer(config, None)
+
+
+def test_a_rank_that_does_not_write_leaves_the_run_folder_alone_on_resume(tiny_config, tmp_path, monkeypatch):
+    # under torchrun every rank resumes; a config write from rank 1 raced rank 0's clean-up
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=6), run).fit()
+    config, metrics = (run / "config.yaml").read_bytes(), (run / "metrics.jsonl").read_bytes()
+    real_open = Trainer.open.__func__
+
+    def open_as_rank_1(cls, *args, **kwargs):
+        trainer = real_open(cls, *args, **kwargs)
+        trainer.writes = False
+        return trainer
+
+    monkeypatch.setattr(Trainer, "open", classmethod(open_as_rank_1))
+    trainer = Trainer.resume(run, steps=12)
+    assert trainer.config.steps == 12 and trainer.ctx.total_steps == 12
+    assert (run / "config.yaml").read_bytes() == config and (run / "metrics.jsonl").read_bytes() == metrics
