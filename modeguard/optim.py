@@ -15,6 +15,10 @@ from __future__ import annotations
 import torch
 from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
 
+#: group options under which Adam.step would not run the plain fused kernel
+_SPECIAL_OPTIONS = ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay")
+
+
 def _general_step():
     """``Adam.step`` as ``torch.optim`` calls it: wrapped with the profiler range and hook
     chains (the wrapper is installed on ``Adam`` when its first instance is built)."""
@@ -42,8 +46,7 @@ class LeanAdam(torch.optim.Adam):
         out = []
         state = self.state
         for group in self.param_groups:
-            if (isinstance(group["lr"], torch.Tensor) or group["amsgrad"] or group["maximize"] or group["capturable"]
-                    or group["differentiable"] or group["decoupled_weight_decay"]):
+            if isinstance(group["lr"], torch.Tensor) or any(group.get(k) for k in _SPECIAL_OPTIONS):
                 return None
             params = group["params"]
             if not params:
