@@ -48,7 +48,7 @@ class EMA:
         """One averaging step toward ``source``'s current weights (``beta`` overrides the
         decay for this step; 0 copies ``source``). ``stats=True`` averages batch norm's running
         mean and variance with the same weight; other buffers are always copied."""
-        weight = 1.0 - (self.beta if beta is None else float(beta))
+        weight = self.lerp_weight(beta)
         if self._ema_params:
             torch._foreach_lerp_(self._ema_params, self._src_params, weight)
         if not stats:
@@ -59,6 +59,10 @@ class EMA:
             torch._foreach_lerp_(self._ema_stats, self._src_stats, weight)
         if self._ema_others:
             torch._foreach_copy_(self._ema_others, self._src_others)
+
+    def lerp_weight(self, beta: float | None = None) -> float:
+        """The weight of ``source`` in one update: ``1 - beta`` (``beta`` None: the decay)."""
+        return 1.0 - (self.beta if beta is None else float(beta))
 
     def state_dict(self) -> dict:
         """The averaged module's state dict (tensors only; loads with weights_only=True)."""

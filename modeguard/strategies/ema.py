@@ -45,12 +45,16 @@ class EMAStrategy(Strategy):
         """The step after which the average is uniform (``total_steps`` where ``tail`` is 0)."""
         return ctx.total_steps - int(round(self.tail * ctx.total_steps))
 
-    def after_step(self, ctx):
+    def update_args(self, ctx) -> tuple[float | None, bool]:
+        """This step's ``(beta, stats)`` for :meth:`EMA.update` (``beta`` None: the decay)."""
         k = ctx.step - self.tail_start(ctx)
         if self.tail and k > 0:  # the k-th tail update: weight 1 / (k + 1), a running mean
-            self.average.update(k / (k + 1), stats=True)
-        else:  # before `start` the average just follows G (beta 0)
-            self.average.update(None if ctx.step > self.start else 0.0)
+            return k / (k + 1), True
+        return (None if ctx.step > self.start else 0.0), False  # before `start`: a copy of G
+
+    def after_step(self, ctx):
+        beta, stats = self.update_args(ctx)
+        self.average.update(beta, stats=stats)
 
     def eval_generator(self, ctx, G):
         return self.average.module

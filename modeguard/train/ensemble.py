@@ -5,8 +5,10 @@ initialised with its seed, optimizers, run directory, logs, checkpoints and eval
 The ensemble stacks the seeds' G and D parameters into ``(S, ...)`` tensors and rebinds each
 seed's parameters to views of them, so one batched forward/backward (a ``baddbmm`` per
 Linear layer) computes every seed's gradients, and one fused Adam over the stacked tensors
-updates every seed (each seed's moments are handed to its own optimizer for checkpoints). Adam is elementwise and each seed's D sees only its own
-rows, so a seed's result equals its solo run up to float rounding.
+updates every seed (each seed's moments are handed to its own optimizer for checkpoints);
+the seeds' EMA copies of G are stacked the same way and averaged by one ``_foreach_lerp_``.
+Adam and the EMA are elementwise and each seed's D sees only its own rows, so a seed's result
+equals its solo run up to float rounding.
 
 Only some strategies are stacked (:data:`STACKED_STRATEGIES`); :func:`stackable` says
 whether a config is, and why not. The rest train one process per seed.
@@ -164,16 +166,16 @@ class _StackedNet:
     are views of the stacked grads. ``forward(x)`` maps ``(S, n, ...)`` to ``(S, n, ...)``.
     """
 
-    def __init__(self, modules: list[torch.nn.Module]):
+    def __init__(self, modules: list[torch.nn.Module], trainable: bool = True):
         if any(True for _ in modules[0].buffers()) or not _batched_layers_only(modules[0]):
             raise ConfigError(f"{type(modules[0]).__name__} has layers the ensemble does not stack "
                               "(batch norm, batch-level layers)")
-        self.modules = modules
-        names = [n for n, p in modules[0].named_parameters() if p.requires_grad]
+        self.modules, self.trainable = modules, trainable
+        names = [n for n, p in modules[0].named_parameters() if p.requires_grad or not trainable]
         per_seed = [dict(m.named_parameters()) for m in modules]
-        self.params = {n: torch.stack([ps[n].detach() for ps in per_seed]).requires_grad_(True) for n in names}
+        self.params = {n: torch.stack([ps[n].detach() for ps in per_seed]).requires_grad_(trainable) for n in names}
         for n, stacked in self.params.items():
-            stacked.grad = torch.zeros_like(stacked)
+            stacked.grad = torch.zeros_like(stacked) if trainable else None
         self._per_seed = per_seed
         self.bind()
         self.forward = functools.partial(_batched_forward, modules[0])
@@ -186,7 +188,8 @@ class _StackedNet:
         for s, ps in enumerate(self._per_seed):
             for n, stacked in self.params.items():
                 ps[n].data = stacked.detach()[s]
-                ps[n].grad = stacked.grad[s]
+                if self.trainable:
+                    ps[n].grad = stacked.grad[s]
 
     @torch.no_grad()
     def restack(self) -> None:
@@ -200,7 +203,8 @@ class _StackedNet:
         for ps in self._per_seed:
             for n in self.params:
                 ps[n].data = ps[n].data.clone()
-                ps[n].grad = None
+                if self.trainable:
+                    ps[n].grad = None
 
     def zero_grad(self) -> None:
         """Zero the stacked grads in place (the seeds' grad views stay valid)."""
@@ -275,6 +279,16 @@ class Ensemble:
         self.opt_d = [ctx.opt_d for ctx in self.ctxs]
         self.G.build_optimizer(self.opt_g)
         self.D.build_optimizer(self.opt_d)
+        # every seed's EMA copy of G stacked too: one lerp over the stacked tensors per step
+        # replaces a per-seed update (each seed's after_step hook for it is left out)
+        emas = [[s for s in ctx.strategies if s.name == "ema"] for ctx in self.ctxs]
+        self.emas = [e[0] for e in emas] if all(len(e) == 1 for e in emas) else []
+        self.G_ema = _StackedNet([e.average.module for e in self.emas], trainable=False) if self.emas else None
+        if self.G_ema is not None:  # (the stacked tensors live as long as the ensemble)
+            self._ema_pairs = ([self.G_ema.params[n] for n in self.G.params],
+                               [p.detach() for p in self.G.params.values()])
+        self._hooks = [[h for h in t.steps.table.after_step if getattr(h, "__self__", None) not in self.emas]
+                       for t in self.trainers]
         self.loss = self.ctxs[0].loss
         self._loss_d = torch.vmap(self.loss.d)
         self._loss_g = torch.vmap(self.loss.g)
@@ -345,8 +359,18 @@ class Ensemble:
             t.steps.losses = (loss_d[s], loss_g[s])
             if self._r1_stat is not None:
                 ctx.stats["r1"] = self._r1_stat[s]
-            for hook in t.steps.table.after_step:
+        if self.G_ema is not None:
+            self._update_ema()
+        for hooks, ctx in zip(self._hooks, self.ctxs):
+            for hook in hooks:
                 hook(ctx)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """Every seed's EMA update at once (the seeds share the step and the EMA's options;
+        the stacked G has no buffers, so there are no statistics to average)."""
+        beta, _ = self.emas[0].update_args(self.ctxs[0])
+        torch._foreach_lerp_(*self._ema_pairs, self.emas[0].average.lerp_weight(beta))
 
     # ------------------------------------------------------------------ the loop
     def fit(self, steps: int | None = None) -> list[dict]:
@@ -418,6 +442,8 @@ class Ensemble:
             for net, opts in ((self.G, self.opt_g), (self.D, self.opt_d)):
                 net.restack()
                 net.read_optimizer_states(opts)
+            if self.G_ema is not None:
+                self.G_ema.restack()
             self._r1_calls = self._r1_state()
 
     def _release(self) -> None:
@@ -428,6 +454,8 @@ class Ensemble:
         self.D.write_optimizer_states(self.opt_d)
         self.G.unbind()
         self.D.unbind()
+        if self.G_ema is not None:
+            self.G_ema.unbind()
 
     def _check_finite(self) -> None:
         bad = ~torch.isfinite(self._loss_sum)
