@@ -17,6 +17,9 @@ DEFAULT_RECIPE: list[str] = DEFAULT_RECIPES["points"]
 TRUNCATED_POINT_RECIPE: list[str] = [*DEFAULT_RECIPE, "jacobian-truncation:q=0.03"]
 #: grid25's: its narrow MLP keeps a wider rim of off-mode samples, which 5% truncation removes
 GRID_POINT_RECIPE: list[str] = [*DEFAULT_RECIPE, "jacobian-truncation:q=0.05"]
+#: stacked digits: the image recipe with R1 applied every 4th D step at 4 times the weight
+#: (lazy regularisation, as StyleGAN2's): a step ~20% cheaper, and no loss of KL (README, "Images")
+STACKED_DIGITS_RECIPE: list[str] = ["r1:every=4", *DEFAULT_RECIPES["image"][1:]]
 #: The config value that stands for "the recipe for this data's kind".
 DEFAULT_KEYWORD = "default"
 
@@ -36,7 +39,7 @@ DEFAULT_BATCH: dict[str, int] = {"points": 256, "image": 64}
 #: Settings of the README's best result per named data set, over the kind's defaults
 #: (stacked digits: "Images", 100,000 steps at lr 5e-4 with the tail-averaged EMA).
 DATA_DEFAULTS: dict[str, dict] = {
-    "stacked-digits": {"lr": 5e-4, "model_options": {"channels": 32}},
+    "stacked-digits": {"lr": 5e-4, "model_options": {"channels": 32}, "strategies": STACKED_DIGITS_RECIPE},
     # ring8: batch 64 at lr 3e-3 meets the targets in 12,000 steps at a third of batch 256's
     # cost per step (README, "Why this recipe"); grid25 lost modes at batch 64 and 128, so it
     # keeps 256, with an MLP half as wide (a step at 45% of the 128-wide one's cost) at lr
