@@ -586,6 +586,32 @@ def seeds_together_section(args) -> None:
     write_table(f"together-b{batch}" + ("" if tuned_malloc else "-system-malloc"), rows, notes)
 
 
+# ---------------------------------------------------------------------------- --recipe-steps
+def recipe_steps_section(args) -> None:
+    """CPU-ms per training step of each ``--recipes`` entry on ``--data`` (everything else the
+    data's defaults), in interleaved rounds whose order alternates. Prints and saves
+    ``speed-recipes-<data>``."""
+    data = args.data[0]
+    trainers = {r: Trainer(TrainConfig(data=data, strategies=r, seed=0, progress=False), run_dir=None)
+                for r in args.recipes}
+    for t in trainers.values():  # first-step set-up (optimizer state) out of the timing
+        for _ in range(args.warmup):
+            t.train_step()
+    ms = {r: [] for r in trainers}
+    for k in range(args.rounds):
+        for r in (list(trainers) if k % 2 == 0 else list(reversed(trainers))):
+            c0 = time.process_time()
+            for _ in range(args.steps):
+                trainers[r].train_step()
+            ms[r].append(1e3 * (time.process_time() - c0) / args.steps)
+    base = statistics.median(ms[args.recipes[0]])
+    rows = [{"recipe": r, "ms_per_step_median": round(statistics.median(v), 2),
+             "ratio_to_first": round(statistics.median(v) / base, 3)} for r, v in ms.items()]
+    write_table(f"recipes-{data}", rows, [f"{data}, its default model, batch and lr; {args.rounds} interleaved "
+                                          f"rounds of {args.steps} steps, {torch.get_num_threads()} torch "
+                                          f"thread(s); CPU-s of this process (time.process_time)"])
+
+
 # ---------------------------------------------------------------------------- output
 def markdown(rows: list[dict]) -> str:
     """A Markdown table of ``rows`` (the keys of the first row are the columns)."""
@@ -618,6 +644,8 @@ def main(argv=None) -> None:
     p.add_argument("--step", action="store_true", help="time one step against the hand loop and JAX")
     p.add_argument("--time-to-quality", action="store_true", help="CPU-s per seed until the targets are met")
     p.add_argument("--seeds-together", action="store_true", help="N seeds stacked in one process against one Trainer per seed")
+    p.add_argument("--recipe-steps", action="store_true", help="a step of each --recipes entry on --data, interleaved")
+    p.add_argument("--recipes", nargs="+", default=["default"], help="recipes timed by --recipe-steps")
     p.add_argument("--together", type=int, default=8, help="seeds trained together by --seeds-together")
     p.add_argument("--profile", action="store_true", help="torch.profiler: ModeGuard's step against the hand loop")
     p.add_argument("--top", type=int, default=25, help="operators listed by --profile")
@@ -625,7 +653,8 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=300, help="steps per contender per round")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--jax-chunk", type=int, default=100, help="steps per jitted lax.scan")
-    p.add_argument("--data", nargs="+", default=["ring8"], choices=sorted(TARGETS))
+    p.add_argument("--data", nargs="+", default=["ring8"],
+                   help=f"--time-to-quality: {' / '.join(sorted(TARGETS))}; --recipe-steps: any data name")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--strategies", default="default", help="recipe (default: the data kind's)")
@@ -641,16 +670,20 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     global SAVE
     SAVE = not args.no_save
-    if not (args.step or args.time_to_quality or args.seeds_together or args.profile):
+    if not (args.step or args.time_to_quality or args.seeds_together or args.profile or args.recipe_steps):
         args.step = True
     if args.step:
         step_section(args)
     if args.profile:
         profile_section(args)
     if args.time_to_quality:
+        if unknown := sorted(set(args.data) - set(TARGETS)):
+            p.error(f"--time-to-quality has targets for {', '.join(sorted(TARGETS))} only, not {', '.join(unknown)}")
         quality_section(args)
     if args.seeds_together:
         seeds_together_section(args)
+    if args.recipe_steps:
+        recipe_steps_section(args)
 
 
 if __name__ == "__main__":

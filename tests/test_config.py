@@ -29,7 +29,7 @@ def test_trainer_expands_the_recipe_and_saves_it(tmp_path):
     wanted = [s.split(":")[0] for s in DEFAULT_RECIPES["image"]]
     assert [s.name for s in trainer.ctx.strategies] == wanted
     r1 = trainer.ctx.strategies[0]
-    assert r1.opts["gamma"] == 1.0 and r1.opts["every"] == 4  # stacked digits' lazy R1
+    assert r1.opts["gamma"] == 1.0 and r1.opts["every"] == 16  # stacked digits' lazy R1
     trainer.fit()
     saved = yaml.safe_load((tmp_path / "run/config.yaml").read_text())
     assert [s.split(":")[0] for s in saved["strategies"]] == wanted  # resume needs no kind lookup
