@@ -164,6 +164,8 @@ class _StackedNet:
     Each seed's module keeps its own ``Parameter`` objects (so its optimizer, EMA and
     state_dict work as usual) whose data are views of the stacked tensors, and whose grads
     are views of the stacked grads. ``forward(x)`` maps ``(S, n, ...)`` to ``(S, n, ...)``.
+    ``trainable=False`` stacks copies nobody trains (the seeds' EMA generators): every
+    parameter, and no grads.
     """
 
     def __init__(self, modules: list[torch.nn.Module], trainable: bool = True):
