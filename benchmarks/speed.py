@@ -542,6 +542,23 @@ def quality_section(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- --seeds-together
+def alternating_rounds(contenders: dict, args) -> dict[str, list[float]]:
+    """CPU-s per call of each ``name: callable`` in ``contenders``, per round: ``args.warmup``
+    untimed calls each (first-step set-up, such as optimizer state, out of the timing), then
+    ``args.rounds`` rounds of ``args.steps`` calls each, the order reversed every other round."""
+    for run in contenders.values():
+        for _ in range(args.warmup):
+            run()
+    cpu = {name: [] for name in contenders}
+    for r in range(args.rounds):
+        for name in (list(contenders) if r % 2 == 0 else list(reversed(contenders))):
+            run, c0 = contenders[name], time.process_time()
+            for _ in range(args.steps):
+                run()
+            cpu[name].append((time.process_time() - c0) / args.steps)
+    return cpu
+
+
 def seeds_together_section(args) -> None:
     """CPU-s per seed-step of ``--together`` seeds of the recipe trained as one stacked
     :class:`~modeguard.train.ensemble.Ensemble` against the same seeds each trained by its own
@@ -561,17 +578,7 @@ def seeds_together_section(args) -> None:
         "one Trainer per seed": lambda: [t.train_step() for t in solos],
         f"{n} seeds stacked": ensemble.step,
     }
-    for run in contenders.values():  # first-step set-up (optimizer state) out of the timing
-        for _ in range(args.warmup):
-            run()
-    per_seed_step = {name: [] for name in contenders}
-    for r in range(args.rounds):
-        order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
-        for name in order:
-            c0 = time.process_time()
-            for _ in range(args.steps):
-                contenders[name]()
-            per_seed_step[name].append((time.process_time() - c0) / (args.steps * n))
+    per_seed_step = {name: [cpu / n for cpu in v] for name, v in alternating_rounds(contenders, args).items()}
     solo, stacked = per_seed_step["one Trainer per seed"], per_seed_step[f"{n} seeds stacked"]
     ratios = [a / b for a, b in zip(solo, stacked)]
     rows = [{"contender": name, "seeds": n, "ms_per_seed_step_median": round(1e3 * statistics.median(v), 3),
@@ -594,16 +601,8 @@ def recipe_steps_section(args) -> None:
     data = args.data[0]
     trainers = {r: Trainer(TrainConfig(data=data, strategies=r, seed=0, progress=False), run_dir=None)
                 for r in args.recipes}
-    for t in trainers.values():  # first-step set-up (optimizer state) out of the timing
-        for _ in range(args.warmup):
-            t.train_step()
-    ms = {r: [] for r in trainers}
-    for k in range(args.rounds):
-        for r in (list(trainers) if k % 2 == 0 else list(reversed(trainers))):
-            c0 = time.process_time()
-            for _ in range(args.steps):
-                trainers[r].train_step()
-            ms[r].append(1e3 * (time.process_time() - c0) / args.steps)
+    cpu = alternating_rounds({r: t.train_step for r, t in trainers.items()}, args)
+    ms = {r: [1e3 * c for c in v] for r, v in cpu.items()}
     base = statistics.median(ms[args.recipes[0]])
     rows = [{"recipe": r, "ms_per_step_median": round(statistics.median(v), 2),
              "ratio_to_first": round(statistics.median(v) / base, 3)} for r, v in ms.items()]
