@@ -1,6 +1,9 @@
 """SIGTERM and SIGHUP (docker stop, SLURM, Kubernetes) stop a run like Ctrl-C: a checkpoint
 at the step reached, one line on stderr, exit 130, and ``--resume`` continues it."""
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -59,3 +62,23 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, tiny_yaml):
     if proc.returncode == 0:
         pytest.skip("the run finished before the signal")
     assert_one_line(proc.returncode, err, 130)
+
+
+def test_ctrl_c_while_pytorch_loads_is_one_line(tmp_path):
+    """Seen: Ctrl-C in the second the command spends importing PyTorch, before its main
+    function runs, printed a traceback from inside torch. A stand-in ``torch`` whose import is
+    interrupted puts the Ctrl-C there every time."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+    def child(*argv):
+        out = subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, timeout=60)
+        return 128 - out.returncode if out.returncode < 0 else out.returncode, out.stderr  # killed by SIGINT: 130
+
+    code, err = child("-m", "modeguard", "train", "--steps", "1")
+    assert_one_line(code, err, 130)
+    # a program that imports ModeGuard gets its KeyboardInterrupt as usual
+    code, err = child("-c", "import modeguard")
+    assert code != 0 and "Traceback" in err and "KeyboardInterrupt" in err
