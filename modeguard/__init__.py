@@ -5,8 +5,8 @@ from pathlib import PurePath as _PurePath
 
 def _started_as_command() -> bool:
     """True in the ``modeguard`` command's own process (the console script or ``python -m modeguard``)."""
-    argv = list(getattr(_sys, "orig_argv", []))
-    by_module = "-m" in argv and argv[argv.index("-m") + 1:argv.index("-m") + 2] == ["modeguard"]
+    argv = _sys.orig_argv  # the interpreter's own flags too (Python >= 3.10)
+    by_module = "-m" in argv and argv[argv.index("-m") + 1:][:1] == ["modeguard"]
     return by_module or _PurePath(_sys.argv[0] if _sys.argv else "").name == "modeguard"
 
 

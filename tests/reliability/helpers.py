@@ -40,9 +40,10 @@ def cli(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-def spawn(*args, **kw) -> subprocess.Popen:
-    """``python -m modeguard ARGS`` as a child process (stdout/stderr piped, text)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+def spawn(*args, env: dict | None = None, **kw) -> subprocess.Popen:
+    """``python -m modeguard ARGS`` as a child process (stdout/stderr piped, text; ``env``:
+    variables set over this process's)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "modeguard", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kw)
 

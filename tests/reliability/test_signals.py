@@ -10,7 +10,7 @@ import pytest
 
 from modeguard.cli import main
 
-from .helpers import assert_one_line, spawn
+from .helpers import assert_one_line, run_child, spawn
 
 
 def wait_for_rows(run, proc, n=3, timeout=60):
@@ -70,15 +70,10 @@ def test_ctrl_c_while_pytorch_loads_is_one_line(tmp_path):
     interrupted puts the Ctrl-C there every time."""
     (tmp_path / "torch").mkdir()
     (tmp_path / "torch" / "__init__.py").write_text("raise KeyboardInterrupt\n")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
-
-    def child(*argv):
-        out = subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, timeout=60)
-        return 128 - out.returncode if out.returncode < 0 else out.returncode, out.stderr  # killed by SIGINT: 130
-
-    code, err = child("-m", "modeguard", "train", "--steps", "1")
-    assert_one_line(code, err, 130)
+    path = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    code, _, err = run_child("train", "--steps", 1, timeout=60, env=path)
+    assert_one_line(128 - code if code < 0 else code, err, 130)  # killed by SIGINT: 130, as a shell reports it
     # a program that imports ModeGuard gets its KeyboardInterrupt as usual
-    code, err = child("-c", "import modeguard")
-    assert code != 0 and "Traceback" in err and "KeyboardInterrupt" in err
+    lib = subprocess.run([sys.executable, "-c", "import modeguard"], capture_output=True, text=True,
+                         env={**os.environ, **path}, timeout=60)
+    assert lib.returncode != 0 and "Traceback" in lib.stderr and "KeyboardInterrupt" in lib.stderr
